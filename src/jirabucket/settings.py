@@ -1,0 +1,288 @@
+"""Settings: what to sync, where, and how hard to push.
+
+Precedence, stated once: **explicit arguments > environment variables > the TOML
+file > defaults**. Tokens never come from here: they come only from the
+environment (see :mod:`jirabucket.tokens`); a ``token`` key in the TOML file is
+an error.
+
+Environment variables read here:
+
+=======================  ====================================================
+``JIRA_URL``             Jira base URL (``https://acme.atlassian.net``)
+``JIRA_FLAVOR``          ``cloud`` or ``datacenter`` (default: inferred from host)
+``BITBUCKET_URL``        default ``https://api.bitbucket.org``
+``BITBUCKET_FLAVOR``     ``cloud`` or ``datacenter`` (default: inferred from host)
+``JIRABUCKET_CONFIG``    TOML file (default ``./jirabucket.toml``)
+``JIRABUCKET_STATE_DIR`` state and journal (default ``$XDG_STATE_HOME/jirabucket``
+                         else ``~/.local/state/jirabucket``)
+=======================  ====================================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from jirabucket._toml_schema import SCHEMA, check_table
+from jirabucket.errors import ConfigError
+
+__all__ = [
+    "BitbucketSettings",
+    "Flavor",
+    "JiraSettings",
+    "QueueSettings",
+    "Settings",
+    "SyncSettings",
+    "check_url",
+    "load_settings",
+    "read_toml",
+]
+
+Flavor = Literal["cloud", "datacenter"]
+_FLAVORS = ("cloud", "datacenter")
+_PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
+_REPO_RE = re.compile(r"[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+")
+_BITBUCKET_CLOUD_HOSTS = frozenset({"bitbucket.org", "api.bitbucket.org"})
+DEFAULT_BITBUCKET_URL = "https://api.bitbucket.org"
+
+
+@dataclass(frozen=True, slots=True)
+class JiraSettings:
+    """Where Jira is and which projects' keys are synced."""
+
+    url: str
+    flavor: Flavor
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BitbucketSettings:
+    """Where Bitbucket is and which repositories are read.
+
+    ``requests_per_hour`` feeds the queue's token bucket for the Bitbucket host
+    (Bitbucket Cloud allows 1,000 an hour per user on repository endpoints).
+    """
+
+    url: str
+    flavor: Flavor
+    repositories: tuple[str, ...]
+    requests_per_hour: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """What a sync writes to Jira.
+
+    ``transitions`` maps a PR state (``open``, ``merged``, ``declined``) to a
+    transition name or target status name; an empty string means none.
+    """
+
+    scan_commits: bool = True
+    comment: bool = True
+    transitions: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """How hard the queue pushes each host."""
+
+    workers: int = 8
+    per_host_concurrency: int = 4
+    max_attempts: int = 8
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a sync needs except the tokens."""
+
+    jira: JiraSettings
+    bitbucket: BitbucketSettings
+    sync: SyncSettings
+    queue: QueueSettings
+    state_dir: Path
+    config_path: Path
+
+    @property
+    def timeout(self) -> float:
+        """Seconds an HTTP request may take before it counts as failed."""
+        return self.queue.timeout
+
+
+def check_url(url: str, *, variable: str) -> str:
+    """Validate a service URL and return it without a trailing slash.
+
+    ``https`` is required; plain ``http`` is allowed only for loopback hosts
+    (127.0.0.0/8, ::1, localhost), so the simulators work and tokens never
+    cross a network in clear text.
+
+    Args:
+        url: The URL to check.
+        variable: Where it came from, for the message.
+
+    Returns:
+        The URL, normalised.
+
+    Raises:
+        ConfigError: The URL is malformed, carries credentials, or is plain http to a non-loopback host.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError(f"{variable} must be an https:// URL like https://acme.atlassian.net, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigError(f"{variable} must not contain credentials: put tokens in the environment")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{variable} must not have a query or fragment: give the base URL only")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(f"{variable} uses plain http to {parts.hostname}: use https (http is for loopback only)")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _infer_flavor(url: str, *, cloud_hosts: frozenset[str], cloud_suffix: str) -> Flavor:
+    host = urlsplit(url).hostname or ""
+    return "cloud" if host in cloud_hosts or host.endswith(cloud_suffix) else "datacenter"
+
+
+def _flavor(value: object, *, variable: str) -> Flavor:
+    if value not in _FLAVORS:
+        raise ConfigError(f"{variable} must be 'cloud' or 'datacenter', got {value!r}")
+    return cast(Flavor, value)
+
+
+def _state_dir(env: Mapping[str, str]) -> Path:
+    if env.get("JIRABUCKET_STATE_DIR"):
+        return Path(env["JIRABUCKET_STATE_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(base) / "jirabucket"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read and schema-check a config file.
+
+    Args:
+        path: The TOML file.
+
+    Returns:
+        The parsed tables.
+
+    Raises:
+        ConfigError: The file is missing, unreadable, not TOML, or has an unknown key or wrong type.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found: copy config/jirabucket.example.toml there "
+            "or set JIRABUCKET_CONFIG / --config"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    check_table(data, SCHEMA, path=path, where="")
+    return data
+
+
+def load_settings(
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    jira_url: str | None = None,
+    jira_flavor: str | None = None,
+    bitbucket_url: str | None = None,
+    bitbucket_flavor: str | None = None,
+    state_dir: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Load settings: arguments, then environment, then the TOML file, then defaults.
+
+    Args:
+        config_path: The TOML file; else ``JIRABUCKET_CONFIG``; else ``./jirabucket.toml``.
+        environ: The environment; ``os.environ`` when ``None``.
+        jira_url: Overrides ``JIRA_URL`` and ``[jira] url``.
+        jira_flavor: Overrides ``JIRA_FLAVOR`` and ``[jira] flavor``.
+        bitbucket_url: Overrides ``BITBUCKET_URL`` and ``[bitbucket] url``.
+        bitbucket_flavor: Overrides ``BITBUCKET_FLAVOR`` and ``[bitbucket] flavor``.
+        state_dir: Overrides ``JIRABUCKET_STATE_DIR``.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: Anything is missing or wrong; the message names the variable or key.
+    """
+    env = os.environ if environ is None else environ
+    path = Path(config_path or env.get("JIRABUCKET_CONFIG") or "jirabucket.toml").expanduser()
+    data = read_toml(path)
+    jira_t, bb_t = data.get("jira", {}), data.get("bitbucket", {})
+    jira = _jira(jira_t, env, path, url=jira_url, flavor=jira_flavor)
+    bitbucket = _bitbucket(bb_t, env, path, url=bitbucket_url, flavor=bitbucket_flavor)
+    sync_t = data.get("sync", {})
+    sync = SyncSettings(
+        scan_commits=sync_t.get("scan_commits", True),
+        comment=sync_t.get("comment", True),
+        transitions=types.MappingProxyType(dict(sync_t.get("transitions", {}))),
+    )
+    queue = QueueSettings(**data.get("queue", {}))
+    folder = Path(state_dir).expanduser() if state_dir is not None else _state_dir(env)
+    return Settings(jira, bitbucket, sync, queue, folder, path)
+
+
+def _pick(arg: str | None, env: Mapping[str, str], var: str, table: Mapping[str, Any], key: str) -> Any:
+    return arg if arg is not None else env.get(var) or table.get(key)
+
+
+def _jira(
+    t: Mapping[str, Any], env: Mapping[str, str], path: Path, *, url: str | None, flavor: str | None
+) -> JiraSettings:
+    raw = _pick(url, env, "JIRA_URL", t, "url")
+    if not raw:
+        raise ConfigError(
+            f"JIRA_URL is not set: export JIRA_URL=https://<site>.atlassian.net or set [jira] url in {path}"
+        )
+    checked = check_url(raw, variable="JIRA_URL")
+    fl = _pick(flavor, env, "JIRA_FLAVOR", t, "flavor")
+    inferred = _infer_flavor(checked, cloud_hosts=frozenset(), cloud_suffix=".atlassian.net")
+    projects = tuple(t.get("projects", ()))
+    if not projects:
+        raise ConfigError(f"{path}: [jira] projects is empty: list the project keys to sync, e.g. [\"ABC\"]")
+    for key in projects:
+        if not _PROJECT_RE.fullmatch(key):
+            raise ConfigError(f"{path}: [jira] projects: {key!r} is not a project key (like \"ABC\")")
+    return JiraSettings(checked, _flavor(fl, variable="JIRA_FLAVOR") if fl else inferred, projects)
+
+
+def _bitbucket(
+    t: Mapping[str, Any], env: Mapping[str, str], path: Path, *, url: str | None, flavor: str | None
+) -> BitbucketSettings:
+    checked = check_url(_pick(url, env, "BITBUCKET_URL", t, "url") or DEFAULT_BITBUCKET_URL, variable="BITBUCKET_URL")
+    fl = _pick(flavor, env, "BITBUCKET_FLAVOR", t, "flavor")
+    inferred = _infer_flavor(checked, cloud_hosts=_BITBUCKET_CLOUD_HOSTS, cloud_suffix=".bitbucket.org")
+    repos = tuple(t.get("repositories", ()))
+    if not repos:
+        raise ConfigError(f"{path}: [bitbucket] repositories is empty: list them, e.g. [\"acme/api\"]")
+    for repo in repos:
+        if not _REPO_RE.fullmatch(repo):
+            raise ConfigError(
+                f"{path}: [bitbucket] repositories: {repo!r} is not 'workspace/slug' (Cloud) or 'PROJECT/slug' (DC)"
+            )
+    rate = t.get("requests_per_hour")
+    return BitbucketSettings(
+        checked, _flavor(fl, variable="BITBUCKET_FLAVOR") if fl else inferred, repos, rate
+    )

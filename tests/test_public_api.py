@@ -1,0 +1,34 @@
+"""The package's public face: a sorted __all__ whose names all exist and are documented."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import jirabucket
+
+MODULES = ["jirabucket", "jirabucket.errors", "jirabucket.tokens", "jirabucket.settings"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_sorted_and_resolves(name: str) -> None:
+    module = importlib.import_module(name)
+    names = list(module.__all__)
+    assert names == sorted(names)
+    for attr in names:
+        obj = getattr(module, attr)
+        assert not attr.startswith("_")
+        if callable(obj) and (isinstance(obj, type) or hasattr(obj, '__code__')):
+            assert obj.__doc__, f"{name}.{attr} has no docstring"
+
+
+def test_top_level_exports_core_names() -> None:
+    for attr in ("JiraToken", "BitbucketToken", "JirabucketError", "ConfigError", "RateLimited"):
+        assert attr in jirabucket.__all__
+
+
+def test_py_typed_ships() -> None:
+    from importlib.resources import files
+
+    assert files("jirabucket").joinpath("py.typed").is_file()
