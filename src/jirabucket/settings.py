@@ -42,6 +42,7 @@ __all__ = [
     "Settings",
     "SyncSettings",
     "check_url",
+    "default_state_dir",
     "load_settings",
     "read_toml",
 ]
@@ -166,7 +167,8 @@ def _flavor(value: object, *, variable: str) -> Flavor:
     return cast(Flavor, value)
 
 
-def _state_dir(env: Mapping[str, str]) -> Path:
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """Return the state directory the environment names (``JIRABUCKET_STATE_DIR``, XDG, home)."""
     if env.get("JIRABUCKET_STATE_DIR"):
         return Path(env["JIRABUCKET_STATE_DIR"]).expanduser()
     base = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
@@ -240,7 +242,7 @@ def load_settings(
         transitions=types.MappingProxyType(dict(sync_t.get("transitions", {}))),
     )
     queue = QueueSettings(**data.get("queue", {}))
-    folder = Path(state_dir).expanduser() if state_dir is not None else _state_dir(env)
+    folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)
     return Settings(jira, bitbucket, sync, queue, folder, path)
 
 

@@ -1,0 +1,107 @@
+"""Human output of the CLI: a progress bar on a terminal and short summary tables (rich)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jirabucket.queue import DeadLetter
+from jirabucket.report import SyncReport
+
+_SHOWN = 5
+
+__all__ = ["ProgressBar", "print_dead_letters", "print_plan", "print_summary", "progress_bar"]
+
+
+class ProgressBar:
+    """A thread-safe adapter from the engine's (done, queued) callback to a rich bar."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._task = progress.add_task("syncing", total=0) if progress else None
+        self._lock = threading.Lock()
+
+    def __call__(self, done: int, queued: int) -> None:
+        """Show ``done`` of ``queued`` pairs."""
+        if self._progress is None or self._task is None:
+            return
+        with self._lock:
+            self._progress.update(self._task, completed=done, total=max(queued, 1))
+
+
+@contextlib.contextmanager
+def progress_bar(console: Console, *, enabled: bool) -> Iterator[ProgressBar]:
+    """Yield a progress callback: a live bar on a terminal, a no-op elsewhere."""
+    if not enabled or not console.is_terminal:
+        yield ProgressBar(None)
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield ProgressBar(progress)
+
+
+def print_summary(console: Console, report: SyncReport) -> None:
+    """Print the sync summary table, then warnings and failures."""
+    table = Table(title="jirabucket sync", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows: Mapping[str, object] = {
+        "pull requests read": report.pull_requests,
+        "issue keys found": len(report.issue_keys),
+        "links created": report.links_created,
+        "links updated": report.links_updated,
+        "comments added": report.comments_added,
+        "transitions": report.transitions,
+        "keys skipped (not in Jira)": len(report.skipped_keys),
+        "failed": len(report.failed),
+        "requests": report.requests,
+        "seconds": f"{report.seconds:.2f}",
+    }
+    for name, value in rows.items():
+        table.add_row(name, str(value))
+    console.print(table)
+    for warning in report.warnings[:_SHOWN]:
+        console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    if len(report.warnings) > _SHOWN:
+        console.print(f"[yellow]… and {len(report.warnings) - _SHOWN} more warnings (--json lists all)[/]")
+    for failure in report.failed:
+        console.print(f"[red]failed:[/] {failure.target}: {failure.error}", soft_wrap=True)
+
+
+def print_plan(console: Console, report: SyncReport) -> None:
+    """Print what a dry run would write."""
+    if not report.plan:
+        console.print("dry run: nothing to write")
+        return
+    table = Table(title=f"dry run: {len(report.plan)} writes planned")
+    for column in ("action", "issue", "pull request", "detail"):
+        table.add_column(column)
+    for p in report.plan:
+        table.add_row(p.action, p.issue, p.pull_request, p.detail)
+    console.print(table)
+
+
+def print_dead_letters(console: Console, letters: Sequence[DeadLetter]) -> None:
+    """Print the dead letters as a table."""
+    if not letters:
+        console.print("no failed work")
+        return
+    table = Table(title=f"{len(letters)} failed tasks")
+    for column in ("id", "operation", "target", "attempts", "error"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(str(d.id), d.operation, describe_args(d.args), str(d.attempts), d.error)
+    console.print(table)
+
+
+def describe_args(args: Mapping[str, object]) -> str:
+    """A short description of a task's target from its arguments."""
+    pr = args.get("pr")
+    if isinstance(pr, Mapping):
+        return f"{args.get('issue')} <- {pr.get('repo')}#{pr.get('id')}"
+    return ", ".join(f"{k}={v}" for k, v in args.items())[:80]

@@ -1,0 +1,162 @@
+"""One (issue, pull request) pair made true in Jira: link, comment, transition.
+
+This runs inside a queue worker as the ``sync.apply_pair`` operation, from JSON
+arguments alone (so the journal can hold it across a crash). Each step checks
+the state store before writing and records what it wrote; a comment is marked
+``pending`` before it is posted, and a pending (or never seen) comment is looked
+for in the issue's comments before posting, so a lost answer never turns into
+a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jirabucket.clients import JiraApi
+from jirabucket.errors import PermanentError
+from jirabucket.models import Issue, PullRequest
+from jirabucket.report import SyncReport
+from jirabucket.state import StateStore
+
+__all__ = ["PairApplier", "PairTask", "pr_payload"]
+
+_RESOLVED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
+_TITLE_LIMIT = 250
+
+
+def pr_payload(pr: PullRequest) -> dict[str, Any]:
+    """Return the JSON-able fields of a PR that a pair task needs."""
+    return {"repo": pr.repo, "id": pr.id, "title": pr.title, "url": pr.web_url, "state": pr.state}
+
+
+@dataclass(frozen=True, slots=True)
+class PairTask:
+    """The arguments of one ``sync.apply_pair`` task."""
+
+    issue: str
+    pr: Mapping[str, Any]
+    comment: bool
+    transition: str | None
+
+    def to_args(self) -> dict[str, Any]:
+        """Return the task as JSON-able queue arguments."""
+        return {"issue": self.issue, "pr": dict(self.pr), "comment": self.comment, "transition": self.transition}
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> PairTask:
+        """Rebuild a task from queue arguments."""
+        return cls(args["issue"], args["pr"], bool(args["comment"]), args.get("transition"))
+
+    @property
+    def link_title(self) -> str:
+        """The remote link's title, e.g. ``acme/api PR #42: Fix login``."""
+        title = f"{self.pr['repo']} PR #{self.pr['id']}: {self.pr['title']}"
+        return title if len(title) <= _TITLE_LIMIT else title[: _TITLE_LIMIT - 1] + "…"
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the PR is finished (merged, declined, superseded)."""
+        return str(self.pr["state"]).upper() in _RESOLVED_STATES
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the link shows; a change means the link must be written again."""
+        raw = f"{self.pr['url']}\n{self.link_title}\n{self.resolved}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    @property
+    def comment_text(self) -> str:
+        """The comment posted once per (issue, PR); it contains the PR's URL, which is how we find it again."""
+        return f"Pull request {self.pr['repo']} #{self.pr['id']} \u201c{self.pr['title']}\u201d: {self.pr['url']}"
+
+
+class PairApplier:
+    """Applies pair tasks against Jira, recording outcomes in the store and the report.
+
+    Args:
+        jira: The synchronous Jira API (we are already inside a queue task).
+        store: The sync state.
+        report: Where counts and warnings go.
+    """
+
+    def __init__(self, *, jira: JiraApi, store: StateStore, report: SyncReport) -> None:
+        self._jira, self._store, self._report = jira, store, report
+
+    def apply(self, args: Mapping[str, Any]) -> None:
+        """Run one pair task (the ``sync.apply_pair`` handler).
+
+        Args:
+            args: The task's JSON arguments (see :class:`PairTask`).
+
+        Raises:
+            ApiError: A call failed; the queue decides whether to retry.
+        """
+        task = PairTask.from_args(args)
+        self._link(task)
+        if task.comment:
+            self._comment(task)
+        if task.transition:
+            self._transition(task, task.transition)
+
+    def _link(self, task: PairTask) -> None:
+        url = str(task.pr["url"])
+        previous = self._store.link_fingerprint(task.issue, url)
+        if previous == task.fingerprint:
+            return
+        self._jira.upsert_remote_link(
+            task.issue, global_id=url, url=url, title=task.link_title, resolved=task.resolved
+        )
+        self._store.record_link(task.issue, url, task.fingerprint)
+        self._report.add(**{"links_created" if previous is None else "links_updated": 1})
+
+    def _comment(self, task: PairTask) -> None:
+        url = str(task.pr["url"])
+        if self._store.comment_state(task.issue, url) == "done":
+            return
+        # Never seen, or a post whose outcome is unknown: Jira itself is the truth.
+        if any(url in c.text for c in self._jira.comments(task.issue)):
+            self._store.set_comment_state(task.issue, url, "done")
+            return
+        self._store.set_comment_state(task.issue, url, "pending")
+        self._jira.add_comment(task.issue, task.comment_text)
+        self._store.set_comment_state(task.issue, url, "done")
+        self._report.add(comments_added=1)
+
+    def _transition(self, task: PairTask, target: str) -> None:
+        url, state = str(task.pr["url"]), str(task.pr["state"])
+        if self._store.transition_done(task.issue, url, state):
+            return
+        try:
+            moved = self._jira.transition(task.issue, target)
+        except PermanentError as exc:
+            if exc.status is not None:
+                raise
+            self._report.warn(f"{task.issue}: cannot move to {target!r} ({exc})")
+            return
+        self._store.record_transition(task.issue, url, state)
+        if moved:
+            self._report.add(transitions=1)
+
+    def plan(self, task: PairTask, issue: Issue) -> Iterator[tuple[str, str]]:
+        """Say what :meth:`apply` would write for a task, without writing or asking Jira.
+
+        Args:
+            task: The pair task.
+            issue: The issue as Jira reported it.
+
+        Yields:
+            ``(action, detail)`` pairs.
+        """
+        url = str(task.pr["url"])
+        previous = self._store.link_fingerprint(task.issue, url)
+        if previous != task.fingerprint:
+            yield "link", ("create " if previous is None else "update ") + task.link_title
+        if task.comment and self._store.comment_state(task.issue, url) != "done":
+            yield "comment", url
+        target = task.transition
+        moves = target and target.casefold() != issue.status.casefold()
+        if moves and not self._store.transition_done(task.issue, url, str(task.pr["state"])):
+            yield "transition", f"{issue.status} -> {target}"

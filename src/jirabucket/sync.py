@@ -1,0 +1,203 @@
+"""The sync: make Jira reflect the pull requests that name its issues.
+
+For each configured repository the engine reads the pull requests updated since
+the repository's cursor, finds the issue keys they name (:mod:`jirabucket.keys`),
+asks Jira which exist, and queues one ``sync.apply_pair`` task per (issue, PR):
+upsert the remote link, post the comment once, move the issue. Every step checks
+:class:`~jirabucket.state.StateStore` first and records what it wrote, so a task
+may run again (a retry, a resumed journal entry after a crash) without writing
+twice. The cursor advances only when all of a repository's work is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from jirabucket._sync_apply import PairApplier, PairTask, pr_payload
+from jirabucket.clients import BitbucketClient, JiraClient
+from jirabucket.errors import JirabucketError
+from jirabucket.keys import find_keys
+from jirabucket.models import Issue, PullRequest
+from jirabucket.queue import TaskQueue
+from jirabucket.report import Failure, PlannedAction, SyncReport
+from jirabucket.settings import Settings
+from jirabucket.state import StateStore
+
+__all__ = ["PR_STATES", "SyncEngine"]
+
+PR_STATES = ("OPEN", "MERGED", "DECLINED")
+_LOOKUP_BATCH = 100
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class SyncEngine:
+    """Runs one sync over the configured repositories.
+
+    Args:
+        settings: What to sync.
+        jira: The Jira client (its queue must be ``queue``).
+        bitbucket: The Bitbucket client (its queue must be ``queue``).
+        queue: The queue every call goes through.
+        store: The sync state.
+        dry_run: Plan only: read, but write nothing to Jira or the state.
+        full: Ignore the cursors and read every pull request.
+        on_progress: Called with (pairs done, pairs queued) as work completes.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jira: JiraClient,
+        bitbucket: BitbucketClient,
+        queue: TaskQueue,
+        store: StateStore,
+        dry_run: bool = False,
+        full: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self._settings = settings
+        self._jira, self._bb, self._queue, self._store = jira, bitbucket, queue, store
+        self._dry_run, self._full = dry_run, full
+        self._on_progress = on_progress
+        self._issues: dict[str, Issue | None] = {}
+        self._queued = self._done = 0
+        self.report = SyncReport()
+        self._applier = PairApplier(jira=jira.api, store=store, report=self.report)
+        self._register()
+
+    def _register(self) -> None:
+        q, jira, bb = self._queue, self._jira, self._bb
+        q.register("sync.apply_pair", self._applier.apply, key=jira.key)
+        q.register("sync.lookup_issues", lambda a: jira.api.get_issues(a["keys"]), key=jira.key)
+        q.register(
+            "sync.pr_commits",
+            lambda a: [c.message for c in bb.api.pull_request_commits(a["repo"], int(a["pr_id"]))],
+            key=bb.key,
+        )
+
+    def run(self) -> SyncReport:
+        """Sync every configured repository.
+
+        Returns:
+            The report; ``report.failed`` lists work that failed for good.
+
+        Raises:
+            JirabucketError: Reading pull requests or issues failed for good
+                (e.g. :class:`~jirabucket.errors.AuthError`).
+        """
+        start = time.monotonic()
+        before = self._jira.api.request_count + self._bb.api.request_count
+        for repo in self._settings.bitbucket.repositories:
+            self._sync_repo(repo)
+        self.report.requests = self._jira.api.request_count + self._bb.api.request_count - before
+        self.report.seconds = time.monotonic() - start
+        return self.report
+
+    def _sync_repo(self, repo: str) -> None:
+        since = None if self._full else self._store.cursor(repo)
+        prs = list(self._bb.pull_requests(repo, states=PR_STATES, updated_since=since))
+        if since is not None:
+            prs = [pr for pr in prs if pr.updated > since]
+        self.report.add(pull_requests=len(prs))
+        keys_by_pr = self._keys_by_pr(repo, prs)
+        self._lookup({k for keys in keys_by_pr.values() for k in keys})
+        futures = self._submit_pairs(prs, keys_by_pr)
+        failed = self._collect(futures)
+        if prs and not failed and not self._dry_run:
+            self._store.set_cursor(repo, max(pr.updated for pr in prs))
+
+    def _keys_by_pr(self, repo: str, prs: list[PullRequest]) -> dict[int, list[str]]:
+        commits: dict[int, Future[Any]] = {}
+        if self._settings.sync.scan_commits:
+            for pr in prs:
+                args = {"repo": repo, "pr_id": pr.id}
+                commits[pr.id] = self._queue.submit("sync.pr_commits", args, key=self._bb.key, idempotent=True)
+        projects = self._settings.jira.projects
+        result: dict[int, list[str]] = {}
+        for pr in prs:
+            messages: list[str] = commits[pr.id].result() if pr.id in commits else []
+            result[pr.id] = find_keys([pr.title, pr.source_branch, pr.description, *messages], projects=projects)
+        return result
+
+    def _lookup(self, keys: set[str]) -> None:
+        todo = sorted(k for k in keys if k not in self._issues)
+        batches = [todo[i : i + _LOOKUP_BATCH] for i in range(0, len(todo), _LOOKUP_BATCH)]
+        futures = [
+            self._queue.submit("sync.lookup_issues", {"keys": b}, key=self._jira.key, idempotent=True) for b in batches
+        ]
+        for batch, future in zip(batches, futures, strict=True):
+            lookup = future.result()
+            for key in batch:
+                self._issues[key] = lookup.found.get(key)
+        self.report.issue_keys.update(k for k in keys if self._issues.get(k))
+        self.report.skipped_keys.update(k for k in keys if self._issues.get(k) is None)
+
+    def _submit_pairs(self, prs: list[PullRequest], keys_by_pr: Mapping[int, list[str]]) -> dict[Future[Any], str]:
+        latest = _latest_pr_per_issue(prs, keys_by_pr)
+        futures: dict[Future[Any], str] = {}
+        for pr in prs:
+            for key in keys_by_pr[pr.id]:
+                issue = self._issues.get(key)
+                if issue is None:
+                    continue
+                target = self._transition_target(pr) if latest.get(key) is pr else None
+                task = PairTask(issue=key, pr=pr_payload(pr), comment=self._settings.sync.comment, transition=target)
+                if self._dry_run:
+                    self._plan(task, issue)
+                    continue
+                futures[self._submit_pair(task)] = f"{key} <- {pr.repo}#{pr.id}"
+        self._queued += len(futures)
+        self._progress()
+        return futures
+
+    def _submit_pair(self, task: PairTask) -> Future[Any]:
+        digest = hashlib.sha256(repr(sorted(task.to_args().items())).encode()).hexdigest()[:16]
+        return self._queue.submit(
+            "sync.apply_pair",
+            task.to_args(),
+            key=self._jira.key,
+            idempotent=True,  # every step checks the state (and Jira) before it writes
+            idempotency_key=f"pair:{task.issue}:{task.pr['url']}:{digest}",
+            subkey=task.issue,  # writes to one issue run one at a time
+        )
+
+    def _transition_target(self, pr: PullRequest) -> str | None:
+        name = self._settings.sync.transitions.get(pr.state.lower(), "")
+        return name or None
+
+    def _plan(self, task: PairTask, issue: Issue) -> None:
+        ref = f"{task.pr['repo']}#{task.pr['id']}"
+        for action, detail in self._applier.plan(task, issue):
+            self.report.plan.append(PlannedAction(action, task.issue, ref, detail))
+
+    def _collect(self, futures: dict[Future[Any], str]) -> bool:
+        failed = False
+        for future, target in futures.items():
+            error = future.exception()
+            if error is not None:
+                failed = True
+                message = str(error) if isinstance(error, JirabucketError) else f"{type(error).__name__}: {error}"
+                self.report.fail(Failure("sync.apply_pair", target, message))
+            self._done += 1
+            self._progress()
+        return failed
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self._done, self._queued)
+
+
+def _latest_pr_per_issue(prs: Iterable[PullRequest], keys_by_pr: Mapping[int, list[str]]) -> dict[str, PullRequest]:
+    """For each issue, the most recently updated PR naming it: its state decides the transition."""
+    latest: dict[str, PullRequest] = {}
+    for pr in prs:
+        for key in keys_by_pr[pr.id]:
+            if key not in latest or pr.updated > latest[key].updated:
+                latest[key] = pr
+    return latest
