@@ -1,7 +1,8 @@
 """One (issue, pull request) pair made true in Jira: link, comment, transition.
 
-This runs inside a queue worker as the ``sync.apply_pair`` operation, from JSON
-arguments alone (so the journal can hold it across a crash). Each step checks
+Each step runs inside a queue worker as its own operation (``sync.link``,
+``sync.comment``, ``sync.transition``) from JSON arguments alone, so the journal
+can hold it across a crash. Each step checks
 the state store before writing and records what it wrote; a comment is marked
 ``pending`` before it is posted, and a pending (or never seen) comment is looked
 for in the issue's comments before posting, so a lost answer never turns into
@@ -11,7 +12,7 @@ a duplicate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def pr_payload(pr: PullRequest) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class PairTask:
-    """The arguments of one ``sync.apply_pair`` task."""
+    """The arguments of the tasks that apply one (issue, PR) pair."""
 
     issue: str
     pr: Mapping[str, Any]
@@ -85,21 +86,17 @@ class PairApplier:
     def __init__(self, *, jira: JiraApi, store: StateStore, report: SyncReport) -> None:
         self._jira, self._store, self._report = jira, store, report
 
-    def apply(self, args: Mapping[str, Any]) -> None:
-        """Run one pair task (the ``sync.apply_pair`` handler).
+    def handlers(self) -> dict[str, Callable[[Mapping[str, Any]], None]]:
+        """Return the queue operations this applier serves, by name.
 
-        Args:
-            args: The task's JSON arguments (see :class:`PairTask`).
-
-        Raises:
-            ApiError: A call failed; the queue decides whether to retry.
+        Each step of a pair is its own task, so a failure in one step retries
+        that step alone, and completed steps are never repeated.
         """
-        task = PairTask.from_args(args)
-        self._link(task)
-        if task.comment:
-            self._comment(task)
-        if task.transition:
-            self._transition(task, task.transition)
+        return {
+            "sync.link": lambda args: self._link(PairTask.from_args(args)),
+            "sync.comment": lambda args: self._comment(PairTask.from_args(args)),
+            "sync.transition": lambda args: self._transition(PairTask.from_args(args)),
+        }
 
     def _link(self, task: PairTask) -> None:
         url = str(task.pr["url"])
@@ -125,8 +122,8 @@ class PairApplier:
         self._store.set_comment_state(task.issue, url, "done")
         self._report.add(comments_added=1)
 
-    def _transition(self, task: PairTask, target: str) -> None:
-        url, state = str(task.pr["url"]), str(task.pr["state"])
+    def _transition(self, task: PairTask) -> None:
+        url, state, target = str(task.pr["url"]), str(task.pr["state"]), str(task.transition)
         if self._store.transition_done(task.issue, url, state):
             return
         try:
@@ -141,7 +138,7 @@ class PairApplier:
             self._report.add(transitions=1)
 
     def plan(self, task: PairTask, issue: Issue) -> Iterator[tuple[str, str]]:
-        """Say what :meth:`apply` would write for a task, without writing or asking Jira.
+        """Say what the handlers would write for a task, without writing or asking Jira.
 
         Args:
             task: The pair task.

@@ -55,6 +55,7 @@ SCHEMA: _Schema = {
         "workers": _positive_int(1),
         "per_host_concurrency": _positive_int(1),
         "max_attempts": _positive_int(1),
+        "max_delay": Field((int, float), "seconds >= 0.01", minimum=0.01),
         "timeout": Field((int, float), "seconds > 0", minimum=0.1),
     },
 }

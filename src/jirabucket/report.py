@@ -14,7 +14,7 @@ class Failure:
     """Work that failed for good (it is kept as a dead letter too).
 
     Attributes:
-        operation: The queued operation, e.g. ``"sync.apply_pair"``.
+        operation: The queued operation, e.g. ``"sync.link"``.
         target: What it was about, e.g. ``"ABC-12 <- acme/api#42"``.
         error: The last error, one line.
     """

@@ -61,7 +61,7 @@ def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[
         limits[bb_key] = KeyLimit(concurrency=q.per_host_concurrency, rate=rate / 3600.0, burst=q.per_host_concurrency)
     return TaskQueue(
         workers=q.workers,
-        policy=RetryPolicy(max_attempts=q.max_attempts),
+        policy=RetryPolicy(max_attempts=q.max_attempts, max_delay=q.max_delay),
         journal=journal,
         limits=limits,
         default_limit=KeyLimit(concurrency=q.per_host_concurrency),

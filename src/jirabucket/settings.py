@@ -98,6 +98,7 @@ class QueueSettings:
     workers: int = 8
     per_host_concurrency: int = 4
     max_attempts: int = 8
+    max_delay: float = 30.0
     timeout: float = 30.0
 
 

@@ -2,8 +2,8 @@
 
 For each configured repository the engine reads the pull requests updated since
 the repository's cursor, finds the issue keys they name (:mod:`jirabucket.keys`),
-asks Jira which exist, and queues one ``sync.apply_pair`` task per (issue, PR):
-upsert the remote link, post the comment once, move the issue. Every step checks
+asks Jira which exist, and queues the steps of each (issue, PR) pair as tasks of
+their own: upsert the remote link, post the comment once, move the issue. Every step checks
 :class:`~jirabucket.state.StateStore` first and records what it wrote, so a task
 may run again (a retry, a resumed journal entry after a crash) without writing
 twice. The cursor advances only when all of a repository's work is done.
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from jirabucket._sync_apply import PairApplier, PairTask, pr_payload
@@ -73,7 +74,8 @@ class SyncEngine:
 
     def _register(self) -> None:
         q, jira, bb = self._queue, self._jira, self._bb
-        q.register("sync.apply_pair", self._applier.apply, key=jira.key)
+        for operation, handler in self._applier.handlers().items():
+            q.register(operation, handler, key=jira.key)
         q.register("sync.lookup_issues", lambda a: jira.api.get_issues(a["keys"]), key=jira.key)
         q.register(
             "sync.pr_commits",
@@ -93,24 +95,26 @@ class SyncEngine:
         """
         start = time.monotonic()
         before = self._jira.api.request_count + self._bb.api.request_count
-        for repo in self._settings.bitbucket.repositories:
-            self._sync_repo(repo)
+        batches = [self._read_repo(repo) for repo in self._settings.bitbucket.repositories]
+        self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys})
+        # The most recently updated PR naming an issue decides its transition, across all repositories.
+        latest = _latest_pr_per_issue((pr, batch.keys[pr.id]) for batch in batches for pr in batch.prs)
+        submitted = [(batch, self._submit_pairs(batch, latest)) for batch in batches]
+        for batch, futures in submitted:
+            failed = self._collect(futures)
+            if batch.prs and not failed and not self._dry_run:
+                self._store.set_cursor(batch.repo, max(pr.updated for pr in batch.prs))
         self.report.requests = self._jira.api.request_count + self._bb.api.request_count - before
         self.report.seconds = time.monotonic() - start
         return self.report
 
-    def _sync_repo(self, repo: str) -> None:
+    def _read_repo(self, repo: str) -> _RepoBatch:
         since = None if self._full else self._store.cursor(repo)
         prs = list(self._bb.pull_requests(repo, states=PR_STATES, updated_since=since))
         if since is not None:
             prs = [pr for pr in prs if pr.updated > since]
         self.report.add(pull_requests=len(prs))
-        keys_by_pr = self._keys_by_pr(repo, prs)
-        self._lookup({k for keys in keys_by_pr.values() for k in keys})
-        futures = self._submit_pairs(prs, keys_by_pr)
-        failed = self._collect(futures)
-        if prs and not failed and not self._dry_run:
-            self._store.set_cursor(repo, max(pr.updated for pr in prs))
+        return _RepoBatch(repo, prs, self._keys_by_pr(repo, prs))
 
     def _keys_by_pr(self, repo: str, prs: list[PullRequest]) -> dict[int, list[str]]:
         commits: dict[int, Future[Any]] = {}
@@ -138,11 +142,12 @@ class SyncEngine:
         self.report.issue_keys.update(k for k in keys if self._issues.get(k))
         self.report.skipped_keys.update(k for k in keys if self._issues.get(k) is None)
 
-    def _submit_pairs(self, prs: list[PullRequest], keys_by_pr: Mapping[int, list[str]]) -> dict[Future[Any], str]:
-        latest = _latest_pr_per_issue(prs, keys_by_pr)
-        futures: dict[Future[Any], str] = {}
-        for pr in prs:
-            for key in keys_by_pr[pr.id]:
+    def _submit_pairs(
+        self, batch: _RepoBatch, latest: Mapping[str, PullRequest]
+    ) -> dict[Future[Any], tuple[str, str]]:
+        futures: dict[Future[Any], tuple[str, str]] = {}
+        for pr in batch.prs:
+            for key in batch.keys[pr.id]:
                 issue = self._issues.get(key)
                 if issue is None:
                     continue
@@ -151,21 +156,25 @@ class SyncEngine:
                 if self._dry_run:
                     self._plan(task, issue)
                     continue
-                futures[self._submit_pair(task)] = f"{key} <- {pr.repo}#{pr.id}"
+                for operation, future in self._submit_pair(task):
+                    futures[future] = (operation, f"{key} <- {pr.repo}#{pr.id}")
         self._queued += len(futures)
         self._progress()
         return futures
 
-    def _submit_pair(self, task: PairTask) -> Future[Any]:
-        digest = hashlib.sha256(repr(sorted(task.to_args().items())).encode()).hexdigest()[:16]
-        return self._queue.submit(
-            "sync.apply_pair",
-            task.to_args(),
-            key=self._jira.key,
-            idempotent=True,  # every step checks the state (and Jira) before it writes
-            idempotency_key=f"pair:{task.issue}:{task.pr['url']}:{digest}",
-            subkey=task.issue,  # writes to one issue run one at a time
-        )
+    def _submit_pair(self, task: PairTask) -> Iterator[tuple[str, Future[Any]]]:
+        args = task.to_args()
+        digest = hashlib.sha256(repr(sorted(args.items())).encode()).hexdigest()[:16]
+        steps = ["sync.link"] + ["sync.comment"] * task.comment + ["sync.transition"] * bool(task.transition)
+        for operation in steps:
+            yield operation, self._queue.submit(
+                operation,
+                args,
+                key=self._jira.key,
+                idempotent=True,  # every step checks the state (and Jira) before it writes
+                idempotency_key=f"{operation}:{task.issue}:{task.pr['url']}:{digest}",
+                subkey=task.issue,  # writes to one issue run one at a time
+            )
 
     def _transition_target(self, pr: PullRequest) -> str | None:
         name = self._settings.sync.transitions.get(pr.state.lower(), "")
@@ -176,14 +185,14 @@ class SyncEngine:
         for action, detail in self._applier.plan(task, issue):
             self.report.plan.append(PlannedAction(action, task.issue, ref, detail))
 
-    def _collect(self, futures: dict[Future[Any], str]) -> bool:
+    def _collect(self, futures: dict[Future[Any], tuple[str, str]]) -> bool:
         failed = False
-        for future, target in futures.items():
+        for future, (operation, target) in futures.items():
             error = future.exception()
             if error is not None:
                 failed = True
                 message = str(error) if isinstance(error, JirabucketError) else f"{type(error).__name__}: {error}"
-                self.report.fail(Failure("sync.apply_pair", target, message))
+                self.report.fail(Failure(operation, target, message))
             self._done += 1
             self._progress()
         return failed
@@ -193,11 +202,20 @@ class SyncEngine:
             self._on_progress(self._done, self._queued)
 
 
-def _latest_pr_per_issue(prs: Iterable[PullRequest], keys_by_pr: Mapping[int, list[str]]) -> dict[str, PullRequest]:
+@dataclass(frozen=True, slots=True)
+class _RepoBatch:
+    """One repository's pull requests read in this run, and the keys each names."""
+
+    repo: str
+    prs: list[PullRequest]
+    keys: dict[int, list[str]]
+
+
+def _latest_pr_per_issue(prs_with_keys: Iterable[tuple[PullRequest, list[str]]]) -> dict[str, PullRequest]:
     """For each issue, the most recently updated PR naming it: its state decides the transition."""
     latest: dict[str, PullRequest] = {}
-    for pr in prs:
-        for key in keys_by_pr[pr.id]:
+    for pr, keys in prs_with_keys:
+        for key in keys:
             if key not in latest or pr.updated > latest[key].updated:
                 latest[key] = pr
     return latest

@@ -1,0 +1,284 @@
+"""The HTTP edge shared by both clients: session, auth, timeout, URL checks, error translation.
+
+Every request goes through :meth:`Transport.call`, which asks the
+atlassian-python-api object for the raw response (``advanced_mode=True``), so
+that the status, ``Retry-After`` and body survive, and turns failures into the
+:mod:`jirabucket.errors` tree. atlassian-python-api's own retries are off:
+``backoff_and_retry=False`` drops its urllib3 ``Retry`` and
+``retry_with_header=False`` drops its one-shot sleep on a 429, so the queue
+alone decides when to try again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from jirabucket.errors import (
+    ApiError,
+    ConfigError,
+    PermanentError,
+    TransientError,
+    error_for_status,
+)
+from jirabucket.queue import retry_after_from_headers
+
+__all__ = ["Transport", "check_base_url", "host_key", "make_session", "origin_of"]
+
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+# Anything that looks like a credential in an echoed body is masked before it is kept.
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
+_BODY_KEEP = 1000
+_SAID_KEEP = 160
+
+
+class RestApi(Protocol):
+    """The part of ``atlassian.rest_client.AtlassianRestAPI`` the transport uses."""
+
+    url: str
+    timeout: float
+
+    def request(
+        self,
+        method: str,
+        *,
+        path: str,
+        json: Any,
+        params: Any,
+        absolute: bool,
+        advanced_mode: bool,
+    ) -> requests.Response:
+        """Send one request and return the response."""
+        ...
+
+    def close(self) -> None:
+        """Close the session."""
+        ...
+
+
+def _is_loopback(host: str) -> bool:
+    """Return whether ``host`` names this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, *, what: str) -> str:
+    """Return ``url`` without a trailing slash after checking it is safe to send a token to.
+
+    Args:
+        url: The server's base URL.
+        what: The product, for messages (``"Jira"``, ``"Bitbucket"``).
+
+    Returns:
+        The URL with trailing slashes removed.
+
+    Raises:
+        ConfigError: Not https (plain http is allowed for loopback only), no
+            host, credentials in the URL, or a query or fragment.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ConfigError(f"the {what} URL has no host: give e.g. https://example.atlassian.net")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"the {what} URL must not hold credentials: pass them as a token")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"the {what} URL must not have a query or fragment")
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+        raise ConfigError(f"the {what} URL must use https (plain http only for loopback)")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def host_key(url: str) -> str:
+    """Return ``host[:port]`` of ``url``, lower case, without credentials."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def origin_of(url: str) -> tuple[str, str]:
+    """Return ``(scheme, host[:port])`` of ``url``, to compare where links point."""
+    return urlsplit(url).scheme.lower(), host_key(url)
+
+
+def make_session(auth: requests.auth.AuthBase) -> requests.Session:
+    """Return a session that sends ``auth`` and verifies TLS.
+
+    ``requests`` drops the ``Authorization`` header when a redirect leaves the
+    host (``Session.should_strip_auth``), and ``session.auth`` is not put back
+    on redirects, so the token never reaches another host.
+
+    Args:
+        auth: The token's auth object.
+
+    Returns:
+        The session.
+    """
+    session = requests.Session()
+    session.auth = auth
+    session.verify = True
+    return session
+
+
+def _safe_url(url: str) -> str:
+    """Return ``url`` without any user info, for messages."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _body_excerpt(response: requests.Response) -> str:
+    """Return the start of a response body with anything credential-like masked."""
+    text = response.content[: _BODY_KEEP * 4].decode("utf-8", errors="replace")
+    return _CREDENTIAL.sub(r"\1 [secure]", text[:_BODY_KEEP])
+
+
+def error_from_response(response: requests.Response, *, method: str) -> ApiError:
+    """Translate a failed HTTP answer into the error tree.
+
+    Args:
+        response: An answer with status >= 400.
+        method: The request's method.
+
+    Returns:
+        The error (not raised), carrying status, ``Retry-After`` and a body excerpt.
+    """
+    status = response.status_code
+    url = _safe_url(response.url or "")
+    path = urlsplit(url).path
+    cls = error_for_status(status)
+    reason = f" {response.reason}" if response.reason else ""
+    body = _body_excerpt(response)
+    # The message shows the start of the server's explanation; the error keeps 300 chars.
+    said = " ".join(body.split())
+    said = f": {said[:_SAID_KEEP]}" if said else ""
+    return cls(
+        f"{method} {path} answered HTTP {status}{reason}{said}",
+        status=status,
+        body=body,
+        retry_after=retry_after_from_headers(response.headers),
+        method=method,
+        url=url,
+    )
+
+
+class Transport:
+    """Sends requests through one atlassian-python-api object and counts them.
+
+    Args:
+        rest: The atlassian-python-api object (built on a session from
+            :func:`make_session`).
+        timeout: Seconds before a connect or read gives up (kept as a float;
+            atlassian-python-api would round it down to an int).
+    """
+
+    def __init__(self, rest: object, *, timeout: float) -> None:
+        self._rest = cast(RestApi, rest)
+        self._rest.timeout = timeout
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @property
+    def base_url(self) -> str:
+        """The URL relative paths are joined to."""
+        return self._rest.url.rstrip("/")
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent so far (a redirect chain counts once)."""
+        with self._lock:
+            return self._count
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        absolute: bool = False,
+    ) -> Any:
+        """Send one request and return its JSON body (``None`` when empty, text if not JSON).
+
+        Args:
+            method: ``GET``, ``POST``, ``PUT`` or ``DELETE``.
+            path: Path relative to :attr:`base_url`, or an absolute URL on the same
+                origin when ``absolute`` is true.
+            params: Query parameters; a list value repeats the parameter.
+            json: A JSON body.
+            absolute: ``path`` is a full URL.
+
+        Returns:
+            The decoded JSON body, or the text for non-JSON answers.
+
+        Raises:
+            ApiError: The server answered >= 400 (the subclass follows the
+                status), or the network failed (TransientError, status None).
+            PermanentError: ``path`` is absolute and points at another origin.
+        """
+        if absolute and origin_of(path) != origin_of(self.base_url):
+            raise PermanentError(
+                f"refusing to follow a link to another origin: {_safe_url(path)}", method=method
+            )
+        response = self._send(method, path, params=params, json=json, absolute=absolute)
+        if response.status_code >= 400:
+            raise error_from_response(response, method=method)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        absolute: bool,
+    ) -> requests.Response:
+        """Send the request, translating network failures."""
+        with self._lock:
+            self._count += 1
+        try:
+            return self._rest.request(
+                method,
+                path=path,
+                json=json,
+                params=dict(params) if params else None,
+                absolute=absolute,
+                advanced_mode=True,
+            )
+        except _NETWORK_ERRORS as exc:
+            where = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
+            raise TransientError(
+                f"{method} {urlsplit(_safe_url(where)).path} failed: {type(exc).__name__}",
+                method=method,
+                url=_safe_url(where),
+            ) from None
+        except requests.RequestException as exc:
+            raise PermanentError(
+                f"{method} {path} failed: {type(exc).__name__}", method=method
+            ) from None
+
+    def close(self) -> None:
+        """Close the session and its connections."""
+        self._rest.close()

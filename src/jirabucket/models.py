@@ -1,0 +1,202 @@
+"""Typed values read from Jira and Bitbucket, the same for Cloud and Data Center.
+
+The client adapters in :mod:`jirabucket.clients` normalise each flavor's JSON
+into these frozen, slotted dataclasses, so nothing above the clients sees a
+raw Atlassian payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+__all__ = [
+    "PR_STATES",
+    "Branch",
+    "Comment",
+    "Commit",
+    "Issue",
+    "IssueLookup",
+    "PullRequest",
+    "RemoteLink",
+    "Transition",
+    "User",
+]
+
+#: Pull request states, normalised to upper case across Cloud and Data Center.
+PR_STATES = frozenset({"OPEN", "MERGED", "DECLINED", "SUPERSEDED"})
+
+_STATUS_CATEGORIES = frozenset({"new", "indeterminate", "done"})
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A Jira issue, reduced to what the sync needs.
+
+    Args:
+        key: The issue key, e.g. ``"ABC-123"``.
+        summary: The one-line summary.
+        status: The status name, e.g. ``"In Progress"``.
+        status_category: ``"new"``, ``"indeterminate"`` or ``"done"``.
+        project: The project key, e.g. ``"ABC"``.
+
+    Raises:
+        ValueError: ``status_category`` is not one of the three categories.
+    """
+
+    key: str
+    summary: str
+    status: str
+    status_category: str
+    project: str
+
+    def __post_init__(self) -> None:
+        if self.status_category not in _STATUS_CATEGORIES:
+            raise ValueError(f"unknown status category {self.status_category!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class IssueLookup:
+    """The answer to a batched lookup: the issues found and the keys that do not exist.
+
+    Args:
+        found: Issues by key (a read-only mapping).
+        missing: Asked-for keys that do not exist or are not visible.
+    """
+
+    found: Mapping[str, Issue] = field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # A read-only view keeps the frozen value honest without copying twice.
+        object.__setattr__(self, "found", MappingProxyType(dict(self.found)))
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """A pull request, the same shape for Bitbucket Cloud and Data Center.
+
+    Args:
+        repo: ``"workspace/slug"`` (Cloud) or ``"PROJECT/slug"`` (Data Center).
+        id: The pull request number within the repository.
+        title: The title.
+        description: The description (empty when there is none).
+        state: ``OPEN``, ``MERGED``, ``DECLINED`` or ``SUPERSEDED``.
+        source_branch: The branch being merged.
+        destination_branch: The branch merged into.
+        web_url: The pull request's page in a browser.
+        updated: When it last changed (timezone-aware, UTC).
+        author: The author's display name (or user name when there is none).
+
+    Raises:
+        ValueError: ``state`` is unknown or ``updated`` is naive.
+    """
+
+    repo: str
+    id: int
+    title: str
+    description: str
+    state: str
+    source_branch: str
+    destination_branch: str
+    web_url: str
+    updated: datetime
+    author: str
+
+    def __post_init__(self) -> None:
+        if self.state not in PR_STATES:
+            raise ValueError(f"unknown pull request state {self.state!r}")
+        if self.updated.tzinfo is None or self.updated.utcoffset() is None:
+            raise ValueError("PullRequest.updated must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit of a pull request.
+
+    Args:
+        hash: The full commit hash.
+        message: The commit message.
+        author: The author's name as recorded.
+    """
+
+    hash: str
+    message: str
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A branch and the commit it points at.
+
+    Args:
+        name: The branch name without ``refs/heads/``.
+        target: The hash of its latest commit.
+    """
+
+    name: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteLink:
+    """A Jira remote (web) link on an issue.
+
+    Args:
+        id: Jira's numeric id of the link.
+        global_id: The caller-chosen global id, used to upsert; ``None`` if unset.
+        url: Where the link points.
+        title: The link text.
+        resolved: Whether Jira shows it struck through (resolved).
+    """
+
+    id: int
+    global_id: str | None
+    url: str
+    title: str
+    resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A workflow transition available on an issue now.
+
+    Args:
+        id: Jira's id of the transition (a string of digits).
+        name: The transition name, e.g. ``"Start work"``.
+        to_status: The status it leads to, e.g. ``"In Progress"``.
+    """
+
+    id: str
+    name: str
+    to_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A Jira comment, as plain text (Cloud's ADF bodies are flattened).
+
+    Args:
+        id: Jira's id of the comment.
+        text: The comment text.
+    """
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The account a token acts as.
+
+    Args:
+        name: The user name (Data Center) or account id / user name (Cloud).
+        display_name: The name shown in the user interface.
+        email: The email, when the server reveals it.
+    """
+
+    name: str
+    display_name: str
+    email: str | None = None

@@ -1,0 +1,102 @@
+"""Values the queue reports: attempt events for hooks, counters, the close report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+__all__ = ["AttemptEvent", "AttemptHook", "CloseReport", "KeyStats", "QueueStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    """One finished attempt of a task, as reported to hooks.
+
+    Args:
+        operation: The registered operation name.
+        key: The task's key (e.g. ``"jira:acme.atlassian.net"``).
+        attempt: 1 for the first attempt, 2 for the first retry, and so on.
+        outcome: ``"success"``, ``"retry"`` (another attempt is scheduled) or ``"failed"``.
+        error: ``"ExceptionType: message"`` of a failed attempt, else ``None``.
+        delay: Seconds until the next attempt when ``outcome == "retry"``.
+        elapsed: Seconds since the task's first attempt started.
+    """
+
+    operation: str
+    key: str
+    attempt: int
+    outcome: Literal["success", "retry", "failed"]
+    error: str | None
+    delay: float | None
+    elapsed: float
+
+
+class AttemptHook(Protocol):
+    """Called in a worker thread after every attempt (logging, progress bars)."""
+
+    def __call__(self, event: AttemptEvent) -> None:
+        """Receive one attempt event; must be quick and must not raise.
+
+        Args:
+            event: What happened.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStats:
+    """Counters of one key.
+
+    Args:
+        submitted: Tasks accepted so far.
+        succeeded: Tasks that ended with a result.
+        retried: Attempts that were followed by another attempt.
+        failed: Tasks that ended with an error.
+        in_flight: Tasks running now.
+        waiting: Tasks accepted, not finished, not running.
+    """
+
+    submitted: int
+    succeeded: int
+    retried: int
+    failed: int
+    in_flight: int
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """A snapshot of the queue's counters.
+
+    Args:
+        submitted: Tasks accepted so far.
+        succeeded: Tasks that ended with a result.
+        retried: Attempts that were followed by another attempt.
+        failed: Tasks that ended with an error (dead letters).
+        in_flight: Tasks running now.
+        waiting: Tasks accepted, not finished, not running.
+        per_key: The same counters per key.
+    """
+
+    submitted: int
+    succeeded: int
+    retried: int
+    failed: int
+    in_flight: int
+    waiting: int
+    per_key: Mapping[str, KeyStats]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReport:
+    """What :meth:`TaskQueue.close` achieved.
+
+    Args:
+        completed: Tasks that succeeded over the queue's life.
+        remaining: Tasks not finished when the queue stopped (they stay in the journal).
+        dead: Tasks that failed over the queue's life (dead letters).
+    """
+
+    completed: int
+    remaining: int
+    dead: int

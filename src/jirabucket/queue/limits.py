@@ -1,0 +1,66 @@
+"""Per-key limits: concurrency and an optional token-bucket request rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KeyLimit"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimit:
+    """The limits applied to every task of one key (e.g. one host).
+
+    Args:
+        concurrency: Most tasks of this key in flight at once.
+        rate: Token-bucket refill in requests per second (e.g. ``1000 / 3600``
+            for Bitbucket Cloud); ``None`` for no rate limit.
+        burst: Size of the bucket: requests allowed back to back.
+    """
+
+    concurrency: int = 4
+    rate: float | None = None
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        """Reject limits that would stall the key forever.
+
+        Raises:
+            ValueError: When a value is out of range.
+        """
+        if self.concurrency < 1:
+            raise ValueError("KeyLimit.concurrency must be at least 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("KeyLimit.rate must be positive (or None for no limit)")
+        if self.burst < 1:
+            raise ValueError("KeyLimit.burst must be at least 1")
+
+
+class _TokenBucket:
+    """A token bucket shared by all workers; callers hold the queue's lock."""
+
+    __slots__ = ("_burst", "_last", "_rate", "_tokens")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = now
+
+    def _refill(self, now: float) -> None:
+        if now > self._last:
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+            self._last = now
+
+    def take(self, now: float) -> bool:
+        """Take one token if there is one; return whether it was taken."""
+        self._refill(now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def ready_at(self, now: float) -> float:
+        """Return the clock time at which the next token will be available."""
+        self._refill(now)
+        return now + max(0.0, 1.0 - self._tokens) / self._rate

@@ -1,0 +1,168 @@
+"""Retry policy as data, and the parsing of server-requested waits.
+
+The policy decides, for an exception a task raised, whether the task is tried
+again (``"retry"``), failed at once (``"fail"``), or failed as
+:class:`~jirabucket.errors.OutcomeUnknown` (``"unknown"``): a write that is not
+safe to repeat broke mid-flight, so it may have happened.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from jirabucket.errors import OutcomeUnknown, RateLimited, TransientError
+
+__all__ = ["Outcome", "RetryPolicy", "retry_after_from_headers"]
+
+Outcome = Literal["retry", "fail", "unknown"]
+
+# Epoch values below this are not timestamps but small "seconds" counts.
+_EPOCH_FLOOR = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often, how long and on which errors a task is tried again.
+
+    The defaults fit Atlassian Cloud: 429, 502, 503 and 504 are retried, 500
+    only for idempotent calls, connection failures and timeouts only for calls
+    that are safe to repeat.
+
+    Args:
+        max_attempts: Attempts in all, the first one included.
+        deadline: Seconds since the first attempt; no attempt is scheduled past it.
+        base_delay: Seconds of the first backoff step.
+        max_delay: Cap of the exponential backoff, in seconds.
+        max_retry_after: Cap applied to waits the server asks for, in seconds.
+        retry_statuses: HTTP statuses retried for every task.
+        retry_500_if_idempotent: Retry a 500 when the task is idempotent.
+    """
+
+    max_attempts: int = 8
+    deadline: float = 300.0
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 900.0
+    retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    retry_500_if_idempotent: bool = True
+
+    def __post_init__(self) -> None:
+        """Reject settings that cannot work.
+
+        Raises:
+            ValueError: When a count or duration is out of range.
+        """
+        if self.max_attempts < 1:
+            raise ValueError("RetryPolicy.max_attempts must be at least 1")
+        if min(self.deadline, self.base_delay, self.max_delay, self.max_retry_after) < 0:
+            raise ValueError("RetryPolicy durations must not be negative")
+
+    def delay(self, attempt: int, *, rng: random.Random) -> float:
+        """Return the backoff before retry number ``attempt`` (full jitter).
+
+        Args:
+            attempt: 0 for the first retry, 1 for the second, and so on.
+            rng: The random source (seeded in tests for deterministic jitter).
+
+        Returns:
+            ``rng.uniform(0, min(max_delay, base_delay * 2**attempt))`` seconds.
+        """
+        # Clamp the exponent so a huge attempt number cannot overflow a float.
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt, 64))
+        return rng.uniform(0.0, ceiling)
+
+    def classify(self, exc: BaseException, *, idempotent: bool) -> Outcome:
+        """Decide what to do with the exception an attempt raised.
+
+        Args:
+            exc: The exception raised by the task's handler.
+            idempotent: Whether the task is safe to repeat (GET/PUT/DELETE, upserts).
+
+        Returns:
+            ``"retry"``, ``"fail"``, or ``"unknown"`` (a non-idempotent write
+            broke mid-flight and may have happened).
+        """
+        if isinstance(exc, RateLimited):
+            return "retry"  # a 429 was refused before any work was done
+        if not isinstance(exc, TransientError) or isinstance(exc, OutcomeUnknown):
+            # OutcomeUnknown: the handler already decided the write may have happened.
+            return "fail"
+        status = exc.status
+        if status is None:
+            return "retry" if idempotent else "unknown"
+        retry = status in self.retry_statuses or (
+            status == 500 and idempotent and self.retry_500_if_idempotent
+        )
+        return "retry" if retry else "fail"
+
+
+def retry_after_from_headers(
+    headers: Mapping[str, str], *, now: float | None = None
+) -> float | None:
+    """Return how many seconds the server asked the client to wait.
+
+    Looks, case-insensitively, at ``Retry-After`` (seconds or HTTP-date), then
+    ``Beta-Retry-After``, then ``X-RateLimit-Reset`` (an ISO 8601 timestamp;
+    epoch seconds are accepted too).
+
+    Args:
+        headers: The response headers.
+        now: The current epoch time; ``time.time()`` when omitted.
+
+    Returns:
+        Seconds from ``now``, never negative; ``None`` when no header is
+        present or none can be parsed.
+    """
+    if now is None:
+        import time
+
+        now = time.time()
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for name in ("retry-after", "beta-retry-after"):
+        value = lowered.get(name)
+        if value is not None:
+            wait = _parse_retry_after(value.strip(), now)
+            if wait is not None:
+                return wait
+    reset = lowered.get("x-ratelimit-reset")
+    if reset is not None:
+        return _parse_reset(reset.strip(), now)
+    return None
+
+
+def _parse_retry_after(value: str, now: float) -> float | None:
+    """Parse a ``Retry-After`` value: delta seconds or an HTTP-date."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # RFC 9110: HTTP-dates are always GMT
+    return max(0.0, when.timestamp() - now)
+
+
+def _parse_reset(value: str, now: float) -> float | None:
+    """Parse ``X-RateLimit-Reset``: ISO 8601 (Jira Cloud) or epoch seconds."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        # Large numbers are epoch timestamps; small ones are seconds to wait.
+        return max(0.0, number - now if number >= _EPOCH_FLOOR else number)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)

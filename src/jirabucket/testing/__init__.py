@@ -1,0 +1,60 @@
+"""Stateful Jira and Bitbucket simulators (Cloud and Data Center) with fault injection.
+
+Four in-process HTTP servers on 127.0.0.1 that behave like the real products
+where clients trip: auth schemes, paging, error shapes, timestamps, removed
+endpoints, 400s for unknown issue keys, rate limits and flaky networks. Tests
+seed and read their state from Python and assert outcomes, not calls::
+
+    import requests
+    from jirabucket.testing import BitbucketCloudSimulator, Faults, JiraCloudSimulator
+
+    def test_link(jira_cloud: JiraCloudSimulator, bitbucket_cloud: BitbucketCloudSimulator):
+        jira_cloud.add_issue("ABC-12", summary="Login")
+        bitbucket_cloud.add_repository("acme/api")
+        bitbucket_cloud.add_pull_request(
+            "acme/api", title="ABC-12: fix login", source_branch="feature/ABC-12-login"
+        )
+        jira_cloud.set_faults(Faults(error_rate=0.2))   # every 5th call or so answers 503
+        ...  # run your sync against jira_cloud.url and bitbucket_cloud.url
+        links = jira_cloud.issue("ABC-12").remote_links
+        assert [link["object"]["url"] for link in links] == [
+            bitbucket_cloud.pull_request("acme/api", 1).web_url
+        ]
+
+The fixtures ``jira_cloud``, ``jira_datacenter``, ``bitbucket_cloud`` and
+``bitbucket_datacenter`` come from the ``jirabucket`` pytest plugin, installed
+with the package. Outside pytest, use a simulator as a context manager
+(``with JiraCloudSimulator() as jira: ...``). :func:`make_scenario` builds a
+realistic data set to seed them with.
+"""
+
+from __future__ import annotations
+
+from jirabucket.testing._bb_state import PullRequestSnapshot
+from jirabucket.testing._faults import Faults, RequestRecord
+from jirabucket.testing._jira_state import CommentSnapshot, IssueSnapshot
+from jirabucket.testing.bitbucket import BitbucketCloudSimulator
+from jirabucket.testing.bitbucket_dc import BitbucketDataCenterSimulator
+from jirabucket.testing.jira import JiraCloudSimulator, JiraDataCenterSimulator
+from jirabucket.testing.scenario import (
+    Scenario,
+    ScenarioIssue,
+    ScenarioPullRequest,
+    make_scenario,
+)
+
+__all__ = [
+    "BitbucketCloudSimulator",
+    "BitbucketDataCenterSimulator",
+    "CommentSnapshot",
+    "Faults",
+    "IssueSnapshot",
+    "JiraCloudSimulator",
+    "JiraDataCenterSimulator",
+    "PullRequestSnapshot",
+    "RequestRecord",
+    "Scenario",
+    "ScenarioIssue",
+    "ScenarioPullRequest",
+    "make_scenario",
+]

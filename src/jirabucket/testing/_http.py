@@ -1,0 +1,211 @@
+"""Request and response values, JSON helpers and the regex routing table."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+__all__ = [
+    "BadRequest",
+    "Request",
+    "Response",
+    "Route",
+    "Router",
+    "json_response",
+    "text_response",
+]
+
+
+class BadRequest(Exception):
+    """Raised by a handler to answer 4xx in the product's error shape.
+
+    Args:
+        message: The error message shown to the client.
+        status: HTTP status, 400 unless given.
+        field_errors: Field name to message, for products that report them.
+    """
+
+    def __init__(self, message: str, *, status: int = 400, field_errors: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field_errors = dict(field_errors or {})
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as a handler sees it.
+
+    Attributes:
+        method: HTTP method, upper case.
+        path: URL path without the query string.
+        query: Query parameters with every value given.
+        params: Named groups of the route's pattern.
+        body: Raw request body.
+        base_url: The simulator's URL, for ``self`` links.
+    """
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    params: dict[str, str]
+    body: bytes
+    base_url: str
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of a query parameter, or ``default``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def int_arg(self, name: str, default: int) -> int:
+        """Return a query parameter as an int.
+
+        Raises:
+            BadRequest: The value is not an integer.
+        """
+        raw = self.arg(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise BadRequest(f"Parameter '{name}' must be an integer, got '{raw}'.") from None
+
+    def json(self) -> Any:
+        """Return the body parsed as JSON.
+
+        Raises:
+            BadRequest: The body is empty or not JSON.
+        """
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise BadRequest("The request body is not valid JSON.") from None
+
+    def json_object(self) -> dict[str, Any]:
+        """Return the body as a JSON object.
+
+        Raises:
+            BadRequest: The body is not a JSON object.
+        """
+        data = self.json()
+        if not isinstance(data, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        return data
+
+    def url_with(self, **changes: str) -> str:
+        """Return this request's URL with some query parameters replaced."""
+        query = {k: list(v) for k, v in self.query.items()}
+        for key, value in changes.items():
+            query[key] = [value]
+        return f"{self.base_url}{self.path}?{urlencode(query, doseq=True)}"
+
+
+@dataclass(frozen=True)
+class Response:
+    """An answer a handler returns.
+
+    Attributes:
+        status: HTTP status.
+        body: Raw body.
+        content_type: The Content-Type header.
+        headers: Extra headers.
+    """
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json;charset=UTF-8"
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def json_response(status: int, data: Any, *, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """Return a JSON answer.
+
+    Args:
+        status: HTTP status.
+        data: Any JSON-serialisable value.
+        headers: Extra headers.
+
+    Returns:
+        The response.
+    """
+    body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    return Response(status, body, headers=tuple(headers))
+
+
+def text_response(status: int, text: str, *, content_type: str = "text/plain") -> Response:
+    """Return a text answer (``text/plain`` unless ``content_type`` says otherwise)."""
+    return Response(status, text.encode("utf-8"), content_type=f"{content_type};charset=UTF-8")
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of a routing table.
+
+    Attributes:
+        method: HTTP method.
+        pattern: Regex matched against the whole path; named groups become params.
+        handler: Called with the request.
+    """
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+class Router:
+    """A table of routes, matched in order.
+
+    Args:
+        prefixes: Regexes of the path prefixes each route is served under (e.g.
+            ``/rest/api/(?P<version>2|3)``); their named groups become params too.
+    """
+
+    def __init__(self, prefixes: Iterable[str] = ("",)) -> None:
+        self._prefixes = tuple(prefixes)
+        self._routes: list[Route] = []
+
+    def add(self, method: str, path: str, handler: Handler, *, prefixed: bool = True) -> None:
+        """Serve ``path`` (a regex, after each prefix) for ``method`` with ``handler``.
+
+        Args:
+            method: HTTP method.
+            path: Regex of the path after the prefix.
+            handler: Called with the request.
+            prefixed: ``False`` serves ``path`` as it is, without the prefixes.
+        """
+        for prefix in self._prefixes if prefixed else ("",):
+            pattern = re.compile(prefix + path)
+            self._routes.append(Route(method.upper(), pattern, handler))
+
+    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+        """Return the handler and path params for a request, or ``None``.
+
+        Returns:
+            ``None`` when no route matches the path; a method mismatch on a known
+            path yields a 405 handler.
+        """
+        path_known = False
+        # The products accept a trailing slash, and some clients (atlassian-python-api) send one.
+        path = path.rstrip("/") or "/"
+        for route in self._routes:
+            found = route.pattern.fullmatch(path)
+            if found is None:
+                continue
+            if route.method == method:
+                return route.handler, found.groupdict()
+            path_known = True
+        if path_known:
+            return _method_not_allowed, {}
+        return None
+
+
+def _method_not_allowed(_request: Request) -> Response:
+    raise BadRequest("Method not allowed.", status=405)

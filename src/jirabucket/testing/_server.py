@@ -1,0 +1,288 @@
+"""The HTTP plumbing every simulator shares: server, auth parsing, faults, request log."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import EllipsisType, TracebackType
+from typing import Literal, Self
+
+from jirabucket.testing._faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
+from jirabucket.testing._http import BadRequest, Request, Response, Router, text_response
+from jirabucket.testing._transport import HandlerIO, Server, handler_class
+
+__all__ = ["Credentials", "SimulatorBase"]
+
+AuthScheme = Literal["basic", "bearer"]
+
+_PROXY_503 = (
+    "<html><head><title>503 Service Temporarily Unavailable</title></head>"
+    "<body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Credentials parsed from an ``Authorization`` header.
+
+    Attributes:
+        scheme: ``"basic"`` or ``"bearer"``.
+        user: The Basic user name (``""`` for Bearer).
+        secret: The Basic password or the Bearer token.
+    """
+
+    scheme: AuthScheme
+    user: str
+    secret: str
+
+
+def _parse_authorization(header: str | None) -> Credentials | None:
+    if not header:
+        return None
+    kind, _, value = header.strip().partition(" ")
+    if kind.lower() == "bearer":
+        return Credentials("bearer", "", value.strip())
+    if kind.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return Credentials("basic", "", "")
+    user, _, secret = decoded.partition(":")
+    return Credentials("basic", user, secret)
+
+
+class SimulatorBase(ABC):
+    """An in-process HTTP server on 127.0.0.1 with state, faults and a request log.
+
+    Subclasses add routes to ``self._router`` and describe the product's auth and
+    error shapes. Handlers run under ``self._lock`` so state stays consistent.
+
+    Args:
+        port: TCP port; 0 picks a free one.
+        seed: Seed of the fault generator.
+    """
+
+    _prefixes: tuple[str, ...] = ("",)
+
+    def __init__(self, *, port: int = 0, seed: int = 0) -> None:
+        self._port = port
+        self._lock = threading.RLock()
+        self._rng = random.Random(seed)
+        self._faults = Faults()
+        self._rate_limit_until = 0.0
+        self._rate_limit_retry_after: int | None = None
+        self._records: list[RequestRecord] = []
+        self._router = Router(self._prefixes)
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # -- product hooks -------------------------------------------------------
+
+    @abstractmethod
+    def _credentials_ok(self, credentials: Credentials) -> bool:
+        """Return whether these credentials are the simulator's."""
+
+    @abstractmethod
+    def _error(self, status: int, message: str, field_errors: dict[str, str]) -> Response:
+        """Return an error answer in the product's shape."""
+
+    def _auth_failure(self, credentials: Credentials | None) -> Response:
+        """Return the answer to missing or wrong credentials (401 unless overridden)."""
+        return self._error(401, "Authentication failed. Please check your credentials.", {})
+
+    def _rate_limit_headers(self, retry_after: int | None) -> list[tuple[str, str]]:
+        """Return the headers of a 429 answer."""
+        headers = [("X-RateLimit-Limit", "100"), ("X-RateLimit-Remaining", "0")]
+        if retry_after is not None:
+            headers.append(("Retry-After", str(retry_after)))
+        return headers
+
+    def _default_retry_after(self, seconds: float) -> int | None:
+        """Return the Retry-After a 429 window sends unless told otherwise."""
+        return max(1, math.ceil(seconds))
+
+    def _extra_headers(self, credentials_ok: bool) -> list[tuple[str, str]]:
+        """Return headers added to every answer (none unless overridden)."""
+        return []
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start serving on 127.0.0.1 in a background thread.
+
+        Returns:
+            The simulator itself.
+
+        Raises:
+            RuntimeError: It is already running.
+        """
+        if self._server is not None:
+            raise RuntimeError("the simulator is already running")
+        self._stopping.clear()
+        self._server = Server(("127.0.0.1", self._port), handler_class(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections and end pending slow answers."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.cut_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT`` (no trailing slash).
+
+        Raises:
+            RuntimeError: The simulator is not running.
+        """
+        if self._server is None:
+            raise RuntimeError("the simulator is not running; call start() or use `with`")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- faults and inspection -----------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The fault settings in force."""
+        with self._lock:
+            return self._faults
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the fault settings; takes effect with the next request."""
+        with self._lock:
+            self._faults = faults
+
+    def rate_limit(self, seconds: float, *, retry_after: int | EllipsisType | None = ...) -> None:
+        """Answer every request 429 for the next ``seconds``.
+
+        Args:
+            seconds: Length of the window, starting now.
+            retry_after: The ``Retry-After`` value to send; ``None`` sends none;
+                left out, the product's habit (see the subclass).
+        """
+        with self._lock:
+            self._rate_limit_until = time.monotonic() + seconds
+            self._rate_limit_retry_after = self._default_retry_after(seconds) if retry_after is ... else retry_after
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self._lock:
+            self._records.clear()
+
+    # -- request processing ----------------------------------------------------
+
+    def _handle(self, io: HandlerIO) -> None:
+        creds = _parse_authorization(io.authorization)
+        auth_ok = creds is not None and self._credentials_ok(creds)
+        with self._lock:
+            faults = self._faults
+            fault = draw_fault(faults, self._rng, method=io.method)
+            html_503 = fault == "error" and self._rng.random() < 0.5
+            limited = time.monotonic() < self._rate_limit_until
+            retry_after = self._rate_limit_retry_after
+        if faults.latency and faults.applies_to(io.method):
+            self._stopping.wait(faults.latency)
+        if fault == "reset":
+            self._record(io, 0, creds, auth_ok, fault)
+            io.reset()
+            return
+        if fault == "error":
+            self._record(io, 503, creds, auth_ok, fault)
+            io.send(self._service_unavailable(html=html_503))
+            return
+        if limited:
+            self._record(io, 429, creds, auth_ok, "rate_limit")
+            io.send(self._too_many_requests(retry_after))
+            return
+        response = self._respond(io, creds, auth_ok)
+        if fault == "reset_after_write":
+            self._record(io, 0, creds, auth_ok, fault)
+            io.reset()
+            return
+        if fault == "slow":
+            self._stopping.wait(faults.slow_seconds)
+        self._record(io, response.status, creds, auth_ok, fault)
+        io.send(response, extra=self._extra_headers(auth_ok))
+
+    def _respond(self, io: HandlerIO, creds: Credentials | None, auth_ok: bool) -> Response:
+        if not auth_ok:
+            return self._auth_failure(creds)
+        found = self._router.match(io.method, io.path)
+        if found is None:
+            return self._error(404, f"No resource at {io.path}.", {})
+        handler, params = found
+        request = Request(io.method, io.path, io.query, params, io.body, self.url)
+        try:
+            with self._lock:
+                return handler(request)
+        except BadRequest as exc:
+            return self._error(exc.status, exc.message, exc.field_errors)
+
+    def _service_unavailable(self, *, html: bool) -> Response:
+        if html:
+            return text_response(503, _PROXY_503, content_type="text/html")
+        return self._error(503, "Service temporarily unavailable.", {})
+
+    def _too_many_requests(self, retry_after: int | None) -> Response:
+        base = self._error(429, "Rate limit exceeded.", {})
+        headers = base.headers + tuple(self._rate_limit_headers(retry_after))
+        return Response(429, base.body, base.content_type, headers)
+
+    def _record(
+        self,
+        io: HandlerIO,
+        status: int,
+        creds: Credentials | None,
+        auth_ok: bool,
+        fault: str | None,
+    ) -> None:
+        record = RequestRecord(
+            method=io.method,
+            path=io.path,
+            query=io.query,
+            status=status,
+            auth_scheme=creds.scheme if creds else None,
+            auth_ok=auth_ok,
+            fault=fault,
+            is_write=io.method in WRITE_METHODS,
+        )
+        with self._lock:
+            self._records.append(record)

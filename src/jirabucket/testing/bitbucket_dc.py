@@ -1,0 +1,306 @@
+"""Bitbucket Data Center simulator (``/rest/api/1.0`` and ``/rest/api/latest``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from jirabucket.testing._bb_base import BitbucketSimulatorBase
+from jirabucket.testing._bb_state import (
+    StoredPrComment,
+    StoredPullRequest,
+    StoredRepo,
+    commit_hash,
+)
+from jirabucket.testing._http import BadRequest, Request, Response, json_response, text_response
+from jirabucket.testing._server import Credentials
+
+__all__ = ["BitbucketDataCenterSimulator"]
+
+_REPO = r"/projects/(?P<key>[^/]+)/repos/(?P<slug>[^/]+)"
+_PR = _REPO + r"/pull-requests/(?P<pr>\d+)"
+
+
+_EXCEPTIONS = {
+    401: "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException",
+    404: "com.atlassian.bitbucket.NoSuchEntityException",
+    409: "com.atlassian.bitbucket.DuplicateEntityException",
+}
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class BitbucketDataCenterSimulator(BitbucketSimulatorBase):
+    """Bitbucket Data Center under ``/rest/api/1.0`` and ``/rest/api/latest``.
+
+    Auth is ``Bearer <token>`` (Basic ``username:token`` works too, as for
+    personal tokens). Every authenticated answer carries ``X-AUSERNAME``.
+    Pull requests page with ``start``/``limit``/``nextPageStart``;
+    ``order=NEWEST`` (the default) sorts by last update, newest first.
+
+    Args:
+        token: The HTTP access token.
+        username: The token owner's user name.
+        port: TCP port; 0 picks a free one.
+        seed: Seed of the fault generator.
+    """
+
+    _prefixes = (r"/rest/api/(?:1\.0|latest)",)
+
+    def __init__(self, *, token: str = "bb-dc-token", username: str = "bot", port: int = 0, seed: int = 0) -> None:  # noqa: S107 - documented test credential
+        super().__init__(states=frozenset({"OPEN", "MERGED", "DECLINED"}), port=port, seed=seed)
+        self.token = token
+        self.username = username
+        route = self._router.add
+        route("GET", r"/users/(?P<user>[^/]+)", self._get_user)
+        route("GET", r"/projects/(?P<key>[^/]+)/repos", self._list_repos)
+        route("GET", _REPO, lambda r: json_response(200, self._repo_json(self._repo(r))))
+        route("GET", _REPO + "/pull-requests", self._list_prs)
+        route("GET", _PR, lambda r: json_response(200, self._pr_json(self._pr(r))))
+        route("GET", _PR + "/commits", self._list_commits)
+        route("GET", _PR + "/activities", self._list_activities)
+        route("POST", _PR + "/comments", self._post_comment)
+        route("GET", _REPO + "/branches", self._list_branches)
+        route("POST", _REPO + "/branches", self._post_branch)
+        whoami = lambda _r: text_response(200, self.username)  # noqa: E731
+        route("GET", "/plugins/servlet/applinks/whoami", whoami, prefixed=False)
+
+    # -- product hooks -------------------------------------------------------
+
+    def _credentials_ok(self, credentials: Credentials) -> bool:
+        if credentials.scheme == "bearer":
+            return credentials.secret == self.token
+        return (credentials.user, credentials.secret) == (self.username, self.token)
+
+    def _error(self, status: int, message: str, field_errors: dict[str, str]) -> Response:
+        errors: list[dict[str, Any]] = [{"message": message, "exceptionName": _EXCEPTIONS.get(status, "")}]
+        errors += [{"context": k, "message": v} for k, v in field_errors.items()]
+        return json_response(status, {"errors": errors})
+
+    def _extra_headers(self, credentials_ok: bool) -> list[tuple[str, str]]:
+        return [("X-AUSERNAME", self.username)] if credentials_ok else []
+
+    def _normalize_repo(self, repo: str) -> str:
+        key, _, slug = repo.partition("/")
+        return f"{key.upper()}/{slug.lower()}"
+
+    def _web_url(self, pr: StoredPullRequest) -> str:
+        key, _, slug = pr.repo.partition("/")
+        return f"{self.url}/projects/{key}/repos/{slug}/pull-requests/{pr.id}"
+
+    # -- rendering -------------------------------------------------------------
+
+    def _user_json(self, name: str) -> dict[str, Any]:
+        slug = name.lower().replace(" ", "")
+        return {
+            "name": slug,
+            "emailAddress": f"{slug}@example.com",
+            "active": True,
+            "displayName": name,
+            "id": 100 + sum(map(ord, slug)),
+            "slug": slug,
+            "type": "NORMAL",
+            "links": {"self": [{"href": f"{self.url}/users/{slug}"}]},
+        }
+
+    def _repo_json(self, repo: StoredRepo) -> dict[str, Any]:
+        base = f"{self.url}/projects/{repo.owner}/repos/{repo.slug}"
+        return {
+            "slug": repo.slug,
+            "id": 1 + sorted(self._bb.repos).index(repo.name),
+            "name": repo.slug,
+            "hierarchyId": commit_hash(repo.name)[:20],
+            "scmId": "git",
+            "state": "AVAILABLE",
+            "statusMessage": "Available",
+            "forkable": True,
+            "project": {
+                "key": repo.owner,
+                "id": 1 + sum(map(ord, repo.owner)),
+                "name": repo.owner.title(),
+                "public": False,
+                "type": "NORMAL",
+                "links": {"self": [{"href": f"{self.url}/projects/{repo.owner}"}]},
+            },
+            "public": False,
+            "archived": False,
+            "links": {"self": [{"href": f"{base}/browse"}]},
+        }
+
+    def _ref(self, repo: StoredRepo, branch: str) -> dict[str, Any]:
+        head = repo.branches.get(branch, "0" * 40)
+        return {
+            "id": f"refs/heads/{branch}",
+            "displayId": branch,
+            "latestCommit": head,
+            "type": "BRANCH",
+            "repository": self._repo_json(repo),
+        }
+
+    def _pr_json(self, pr: StoredPullRequest) -> dict[str, Any]:
+        repo = self._bb.repos[pr.repo]
+        body: dict[str, Any] = {
+            "id": pr.id,
+            "version": 0,
+            "title": pr.title,
+            "description": pr.description,
+            "state": pr.state,
+            "open": pr.state == "OPEN",
+            "closed": pr.state != "OPEN",
+            "createdDate": _millis(pr.created),
+            "updatedDate": _millis(pr.updated),
+            "fromRef": self._ref(repo, pr.source_branch),
+            "toRef": self._ref(repo, pr.destination_branch),
+            "locked": False,
+            "author": {
+                "user": self._user_json(pr.author),
+                "role": "AUTHOR",
+                "approved": False,
+                "status": "UNAPPROVED",
+            },
+            "reviewers": [],
+            "participants": [],
+            "links": {"self": [{"href": self._web_url(pr)}]},
+        }
+        if pr.state != "OPEN":
+            body["closedDate"] = _millis(pr.updated)
+        return body
+
+    def _comment_json(self, comment: StoredPrComment) -> dict[str, Any]:
+        return {
+            "id": comment.id,
+            "version": 0,
+            "text": comment.text,
+            "author": self._user_json(comment.author),
+            "createdDate": _millis(comment.created),
+            "updatedDate": _millis(comment.created),
+            "comments": [],
+            "severity": "NORMAL",
+            "state": "OPEN",
+        }
+
+    # -- paging ----------------------------------------------------------------
+
+    def _page(self, request: Request, items: Sequence[Any], *, default_limit: int = 25) -> Response:
+        start = max(0, request.int_arg("start", 0))
+        limit = min(max(1, request.int_arg("limit", default_limit)), 1000)
+        values = list(items[start : start + limit])
+        last = start + limit >= len(items)
+        body: dict[str, Any] = {
+            "size": len(values),
+            "limit": limit,
+            "isLastPage": last,
+            "start": start,
+            "values": values,
+        }
+        if not last:
+            body["nextPageStart"] = start + limit
+        return json_response(200, body)
+
+    # -- handlers --------------------------------------------------------------
+
+    def _repo(self, request: Request) -> StoredRepo:
+        name = self._normalize_repo(f"{request.params['key']}/{request.params['slug']}")
+        return self._bb.repo(name)
+
+    def _pr(self, request: Request) -> StoredPullRequest:
+        return self._bb.pull_request(self._repo(request).name, request.params["pr"])
+
+    def _get_user(self, request: Request) -> Response:
+        slug = request.params["user"].lower()
+        if slug != self.username.lower():
+            raise BadRequest(f"User {slug} does not exist.", status=404)
+        return json_response(200, self._user_json(self.username))
+
+    def _list_repos(self, request: Request) -> Response:
+        key = request.params["key"].upper()
+        repos = [self._repo_json(r) for n, r in sorted(self._bb.repos.items()) if r.owner == key]
+        return self._page(request, repos)
+
+    def _list_prs(self, request: Request) -> Response:
+        repo = self._repo(request)
+        state = (request.arg("state") or "OPEN").upper()
+        if state not in self._bb.states | {"ALL"}:
+            raise BadRequest(f"Invalid pull request state '{state}'.")
+        order = (request.arg("order") or "NEWEST").upper()
+        if order not in {"NEWEST", "OLDEST"}:
+            raise BadRequest(f"Invalid order '{order}'.")
+        prs = [pr for pr in repo.pull_requests.values() if state in ("ALL", pr.state)]
+        prs.sort(key=lambda pr: (pr.updated, pr.id), reverse=order == "NEWEST")
+        return self._page(request, [self._pr_json(pr) for pr in prs])
+
+    def _list_commits(self, request: Request) -> Response:
+        pr = self._pr(request)
+        values = [
+            {
+                "id": commit.hash,
+                "displayId": commit.hash[:11],
+                "author": {"name": pr.author.lower(), "emailAddress": f"{pr.author.lower()}@example.com"},
+                "authorTimestamp": _millis(commit.date),
+                "committer": {"name": pr.author.lower(), "emailAddress": f"{pr.author.lower()}@example.com"},
+                "committerTimestamp": _millis(commit.date),
+                "message": commit.message,
+                "parents": [],
+            }
+            for commit in reversed(pr.commits)  # newest first, as the product lists them
+        ]
+        return self._page(request, values)
+
+    def _list_activities(self, request: Request) -> Response:
+        pr = self._pr(request)
+        activities: list[dict[str, Any]] = [
+            {
+                "id": 1000 + comment.id,
+                "createdDate": _millis(comment.created),
+                "user": self._user_json(comment.author),
+                "action": "COMMENTED",
+                "commentAction": "ADDED",
+                "comment": self._comment_json(comment),
+            }
+            for comment in reversed(pr.comments)  # newest first
+        ]
+        opened = {
+            "id": pr.id,
+            "createdDate": _millis(pr.created),
+            "user": self._user_json(pr.author),
+            "action": "OPENED",
+        }
+        return self._page(request, [*activities, opened])
+
+    def _post_comment(self, request: Request) -> Response:
+        pr = self._pr(request)
+        text = request.json_object().get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("Please enter a non-empty value", field_errors={"text": "required"})
+        comment = self._bb.add_comment(pr, text=text, author=self.username)
+        return json_response(201, self._comment_json(comment))
+
+    def _branch_json(self, repo: StoredRepo, name: str) -> dict[str, Any]:
+        return {
+            "id": f"refs/heads/{name}",
+            "displayId": name,
+            "type": "BRANCH",
+            "latestCommit": repo.branches[name],
+            "latestChangeset": repo.branches[name],
+            "isDefault": name == "main",
+        }
+
+    def _list_branches(self, request: Request) -> Response:
+        repo = self._repo(request)
+        return self._page(request, [self._branch_json(repo, n) for n in sorted(repo.branches)])
+
+    def _post_branch(self, request: Request) -> Response:
+        repo = self._repo(request)
+        body = request.json_object()
+        name, start_point = body.get("name"), body.get("startPoint")
+        if not isinstance(name, str) or not name or not isinstance(start_point, str):
+            raise BadRequest("name and startPoint are required.")
+        name = name.removeprefix("refs/heads/")
+        if name in repo.branches:
+            raise BadRequest(f"Branch '{name}' already exists.", status=409)
+        start_name = start_point.removeprefix("refs/heads/")
+        repo.branches[name] = repo.branches.get(start_name, start_point)
+        return json_response(200, self._branch_json(repo, name))

@@ -1,0 +1,49 @@
+"""pytest fixtures for the simulators (registered as the ``jirabucket`` pytest11 plugin).
+
+Each fixture is function-scoped: a started simulator on a free loopback port,
+stopped after the test::
+
+    def test_links(jira_cloud, bitbucket_cloud):
+        jira_cloud.add_issue("ABC-1")
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from jirabucket.testing.bitbucket import BitbucketCloudSimulator
+from jirabucket.testing.bitbucket_dc import BitbucketDataCenterSimulator
+from jirabucket.testing.jira import JiraCloudSimulator, JiraDataCenterSimulator
+
+__all__ = ["bitbucket_cloud", "bitbucket_datacenter", "jira_cloud", "jira_datacenter"]
+
+
+@pytest.fixture
+def jira_cloud() -> Iterator[JiraCloudSimulator]:
+    """A running Jira Cloud simulator (Basic ``bot@example.com:jira-cloud-token``)."""
+    with JiraCloudSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def jira_datacenter() -> Iterator[JiraDataCenterSimulator]:
+    """A running Jira Data Center simulator (Bearer ``jira-dc-token``)."""
+    with JiraDataCenterSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def bitbucket_cloud() -> Iterator[BitbucketCloudSimulator]:
+    """A running Bitbucket Cloud simulator (Bearer ``bb-cloud-token``)."""
+    with BitbucketCloudSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def bitbucket_datacenter() -> Iterator[BitbucketDataCenterSimulator]:
+    """A running Bitbucket Data Center simulator (Bearer ``bb-dc-token``, user ``bot``)."""
+    with BitbucketDataCenterSimulator() as sim:
+        yield sim

@@ -1,0 +1,32 @@
+"""Shared helpers of the queue tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from queue_helpers import FakeClock
+
+from jirabucket.queue import TaskQueue, set_testing
+
+
+@pytest.fixture(autouse=True)
+def _testing_off() -> Iterator[None]:
+    set_testing(False)
+    yield
+    set_testing(False)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def queues() -> Iterator[list[TaskQueue]]:
+    """Queues appended here are closed (briefly) after the test."""
+    made: list[TaskQueue] = []
+    yield made
+    for q in made:
+        q.close(timeout=2.0)

@@ -1,0 +1,167 @@
+"""Exit drain, hanging tasks at exit, SIGKILL recovery, Ctrl-C, fork (in subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from jirabucket.queue import Journal, TaskQueue
+
+KEY = "jira:acme.atlassian.net"
+
+
+def run_script(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def start_script(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_unclosed_queue_is_drained_at_exit(tmp_path: Path) -> None:
+    out = tmp_path / "done.txt"
+    result = run_script(
+        """
+        import sys, time
+        from jirabucket.queue import TaskQueue
+        out = open(sys.argv[1], "a")
+        def handler(args):
+            time.sleep(0.005)
+            out.write(f"{args['n']}\\n")
+            out.flush()
+        q = TaskQueue(workers=2)
+        q.register("op", handler, key="k")
+        for n in range(100):
+            q.submit("op", {"n": n}, key="k", idempotent=True)
+        # falls off the end of main without close(): the exit drain must finish the work
+        """,
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(int(line) for line in out.read_text().split()) == list(range(100))
+
+
+def test_hanging_tasks_do_not_hang_the_exit() -> None:
+    started = time.monotonic()
+    result = run_script(
+        """
+        import time
+        from jirabucket.queue import TaskQueue
+        q = TaskQueue(workers=2, exit_timeout=1.0)
+        q.register("hang", lambda args: time.sleep(1000), key="k")
+        for _ in range(5):
+            q.submit("hang", {}, key="k", idempotent=True)
+        """,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30
+    assert "exit drain left 5 task(s) unfinished" in result.stderr
+
+
+CRASH_SCRIPT = """
+    import sys, time
+    from jirabucket.queue import Journal, TaskQueue
+    journal = Journal(sys.argv[1], commit_interval=0.01)
+    out = open(sys.argv[2], "a")
+    def upsert(args):
+        time.sleep(0.01)
+        out.write(args["marker"] + "\\n")
+        out.flush()
+    q = TaskQueue(workers=4, journal=journal)
+    q.register("upsert", upsert, key="k")
+    for n in range(300):
+        q.submit("upsert", {"marker": f"m{n:03d}"}, key="k", idempotent=True,
+                 idempotency_key=f"m{n:03d}")
+    journal.flush()
+    print("ready", flush=True)
+    q.join()
+    """
+
+
+def test_sigkill_mid_run_then_resume_finishes_everything(tmp_path: Path) -> None:
+    db, out = tmp_path / "queue.sqlite3", tmp_path / "state.log"
+    proc = start_script(CRASH_SCRIPT, str(db), str(out))
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 30
+    while (not out.exists() or len(out.read_text().split()) < 30) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = out.read_text().split()
+    assert 30 <= len(before) < 300  # killed mid-run
+
+    journal = Journal(db)
+    assert 0 < journal.pending_count() <= 300 - len(set(before)) + 10
+
+    def upsert(args: dict[str, str]) -> None:
+        with out.open("a") as f:
+            f.write(args["marker"] + "\n")
+
+    with TaskQueue(workers=4, journal=journal) as q:
+        q.register("upsert", upsert, key="k")
+        assert q.resume() > 0
+        assert q.join(timeout=30)
+    assert journal.pending_count() == 0
+    journal.close()
+    lines = out.read_text().split()
+    state = dict.fromkeys(lines, True)  # replaying the log = upserting each marker
+    assert sorted(state) == [f"m{n:03d}" for n in range(300)]  # every task, once in the state
+    assert len(lines) - 300 <= 20  # at-least-once: only tasks near the kill ran twice
+
+
+def test_ctrl_c_during_drain_stops_and_keeps_work_in_journal(tmp_path: Path) -> None:
+    db = tmp_path / "queue.sqlite3"
+    proc = start_script(
+        """
+        import sys, time
+        from jirabucket.queue import Journal, TaskQueue
+        journal = Journal(sys.argv[1])
+        q = TaskQueue(workers=2, journal=journal)
+        q.register("hang", lambda args: time.sleep(1000), key="k")
+        for n in range(10):
+            q.submit("hang", {"n": n}, key="k", idempotent=True)
+        journal.flush()
+        print("ready", flush=True)
+        q.close(timeout=600)
+        """,
+        str(db),
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 20
+    assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
+    journal = Journal(db)
+    assert journal.pending_count() == 10
+    journal.close()
+
+
+def test_forked_child_gets_fresh_workers() -> None:
+    q = TaskQueue(workers=2)
+    q.register("pid", lambda args: os.getpid(), key=KEY)
+    assert q.submit("pid", {}, key=KEY, idempotent=True).result(timeout=10) == os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            code = 0 if q.submit("pid", {}, key=KEY, idempotent=True).result(10) == os.getpid() else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert q.submit("pid", {}, key=KEY, idempotent=True).result(timeout=10) == os.getpid()
+    q.close()

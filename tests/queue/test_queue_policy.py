@@ -1,0 +1,120 @@
+"""Retry classification, backoff and Retry-After parsing."""
+
+from __future__ import annotations
+
+import random
+from email.utils import format_datetime
+from datetime import UTC, datetime
+
+import pytest
+
+from jirabucket.errors import (
+    AuthError, ConfigError, NotFound, OutcomeUnknown, PermanentError, RateLimited,
+    TransientError, error_for_status,
+)
+from jirabucket.queue import RetryPolicy, retry_after_from_headers
+
+# status -> (outcome when idempotent, outcome when not)
+TABLE = {
+    400: ("fail", "fail"), 401: ("fail", "fail"), 403: ("fail", "fail"),
+    404: ("fail", "fail"), 409: ("fail", "fail"), 410: ("fail", "fail"),
+    422: ("fail", "fail"), 429: ("retry", "retry"), 500: ("retry", "fail"),
+    502: ("retry", "retry"), 503: ("retry", "retry"), 504: ("retry", "retry"),
+}
+
+
+@pytest.mark.parametrize("status", sorted(TABLE))
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_classification_table(status: int, idempotent: bool) -> None:
+    exc = error_for_status(status)(f"HTTP {status}", status=status)
+    expected = TABLE[status][0 if idempotent else 1]
+    assert RetryPolicy().classify(exc, idempotent=idempotent) == expected
+
+
+def test_error_classes_match_the_statuses() -> None:
+    assert error_for_status(401) is AuthError and error_for_status(410) is NotFound
+    assert error_for_status(422) is PermanentError and error_for_status(429) is RateLimited
+
+
+def test_network_failure_retried_only_when_idempotent() -> None:
+    reset = TransientError("connection reset", status=None)
+    assert RetryPolicy().classify(reset, idempotent=True) == "retry"
+    assert RetryPolicy().classify(reset, idempotent=False) == "unknown"
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [OutcomeUnknown("maybe"), ConfigError("bad"), ValueError("bug"), KeyError("x"),
+     ConnectionError("not translated by a client")],
+)
+def test_everything_else_fails(exc: BaseException) -> None:
+    assert RetryPolicy().classify(exc, idempotent=True) == "fail"
+
+
+def test_500_not_retried_when_disabled() -> None:
+    policy = RetryPolicy(retry_500_if_idempotent=False)
+    assert policy.classify(TransientError("x", status=500), idempotent=True) == "fail"
+
+
+def test_delay_is_full_jitter_capped() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    rng = random.Random(1)
+    for attempt in range(12):
+        ceiling = min(5.0, 2.0**attempt)
+        values = [policy.delay(attempt, rng=rng) for _ in range(50)]
+        assert all(0.0 <= v <= ceiling for v in values)
+    assert max(policy.delay(40, rng=rng) for _ in range(200)) > 4.0  # reaches toward the cap
+    assert policy.delay(10_000, rng=rng) <= 5.0  # no overflow
+
+
+def test_delay_is_deterministic_with_a_seed() -> None:
+    policy = RetryPolicy()
+    a = [policy.delay(n, rng=random.Random(7)) for n in range(5)]
+    b = [policy.delay(n, rng=random.Random(7)) for n in range(5)]
+    assert a == b
+
+
+def test_policy_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(base_delay=-1)
+
+
+NOW = 1_800_000_000.0
+
+
+def test_retry_after_seconds_case_insensitive() -> None:
+    assert retry_after_from_headers({"retry-after": "30"}, now=NOW) == 30.0
+    assert retry_after_from_headers({"RETRY-AFTER": " 2.5 "}, now=NOW) == 2.5
+
+
+def test_retry_after_http_date() -> None:
+    when = datetime.fromtimestamp(NOW + 120, tz=UTC)
+    header = format_datetime(when, usegmt=True)  # e.g. "Fri, 15 Jan 2027 08:00:00 GMT"
+    assert retry_after_from_headers({"Retry-After": header}, now=NOW) == pytest.approx(120)
+
+
+def test_retry_after_in_the_past_is_zero() -> None:
+    when = format_datetime(datetime.fromtimestamp(NOW - 50, tz=UTC), usegmt=True)
+    assert retry_after_from_headers({"Retry-After": when}, now=NOW) == 0.0
+    assert retry_after_from_headers({"Retry-After": "-5"}, now=NOW) == 0.0
+
+
+def test_beta_retry_after_and_ratelimit_reset() -> None:
+    assert retry_after_from_headers({"Beta-Retry-After": "7"}, now=NOW) == 7.0
+    reset = datetime.fromtimestamp(NOW + 45, tz=UTC).isoformat().replace("+00:00", "Z")
+    assert retry_after_from_headers({"X-RateLimit-Reset": reset}, now=NOW) == pytest.approx(45)
+    assert retry_after_from_headers({"X-RateLimit-Reset": str(NOW + 9)}, now=NOW) == 9.0
+
+
+def test_retry_after_wins_over_the_others() -> None:
+    headers = {"Beta-Retry-After": "7", "Retry-After": "3", "X-RateLimit-Reset": "2000"}
+    assert retry_after_from_headers(headers, now=NOW) == 3.0
+
+
+def test_absent_or_garbage_is_none() -> None:
+    assert retry_after_from_headers({}, now=NOW) is None
+    assert retry_after_from_headers({"Retry-After": "soon"}, now=NOW) is None
+    assert retry_after_from_headers({"X-RateLimit-Reset": "tomorrow"}, now=NOW) is None
+    assert retry_after_from_headers({"Content-Type": "text/plain"}) is None

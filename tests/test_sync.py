@@ -1,0 +1,204 @@
+"""The sync over real HTTP against the simulators: outcomes, idempotence, faults, dry runs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jirabucket.cli import main
+from jirabucket.testing import Faults
+from syncworld import World, make_world
+
+
+def run_cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["sync", "--json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.fixture(params=["cloud", "datacenter"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    with make_world(tmp_path, flavor=request.param) as w:
+        yield w
+
+
+READ_POSTS = ("/bulkfetch", "/search/jql", "/search")
+
+
+def writes(world: World) -> list[Any]:
+    """Requests that change something (POSTs that only read, like bulkfetch, excluded)."""
+    return [
+        r for r in world.jira.requests + world.bitbucket.requests
+        if r.is_write and not r.path.endswith(READ_POSTS)
+    ]
+
+
+def test_sync_links_exactly_the_expected_pairs(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_cli(world, monkeypatch, capsys)
+    assert code == 0, doc
+    expected = world.scenario.expected_links()
+    assert world.linked_pairs() == set(expected)
+    assert doc["links_created"] == len(expected)
+    assert doc["failed"] == []
+    assert doc["pull_requests"] == len(world.scenario.pull_requests)
+    assert set(doc["skipped_keys"]) == set(world.scenario.missing_keys) & set(doc["skipped_keys"])
+    assert set(world.scenario.missing_keys) <= set(doc["skipped_keys"])
+    for issue in world.scenario.issues:
+        snap = world.jira.issue(issue.key)
+        urls = [link["globalId"] for link in snap.remote_links]
+        assert len(urls) == len(set(urls))
+        for url in urls:
+            assert sum(url in c.text for c in snap.comments) == 1, (issue.key, url)
+    # every link says where it comes from
+    some = next(iter(expected))
+    link = world.jira.issue(some[0]).remote_links[0]
+    assert link["object"]["title"].startswith(f"{link['object']['title'].split(' PR #')[0]} PR #")
+    # auth: every request used the flavor's scheme and matched
+    schemes = {r.auth_scheme for r in world.jira.requests}
+    assert schemes == ({"basic"} if world.flavor == "cloud" else {"bearer"})
+    assert all(r.auth_ok for r in world.jira.requests + world.bitbucket.requests)
+
+
+def test_second_run_writes_nothing_and_reads_one_page(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(world, monkeypatch, capsys)[0] == 0
+    before = world.final_state()
+    world.jira.clear_requests()
+    world.bitbucket.clear_requests()
+    code, doc = run_cli(world, monkeypatch, capsys)
+    assert code == 0
+    assert writes(world) == []
+    assert world.jira.requests == []
+    assert len(world.bitbucket.requests) <= 2  # one page request per repository
+    assert doc["pull_requests"] == 0
+    assert world.final_state() == before
+
+
+def test_full_rerun_rewrites_nothing(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(world, monkeypatch, capsys)[0] == 0
+    before = world.final_state()
+    world.jira.clear_requests()
+    code, doc = run_cli(world, monkeypatch, capsys, "--full")
+    assert code == 0
+    assert doc["links_created"] == doc["links_updated"] == doc["comments_added"] == 0
+    assert writes(world) == []
+    assert world.final_state() == before
+
+
+def test_updated_pr_updates_link_incrementally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with make_world(tmp_path, flavor="cloud") as world:
+        assert run_cli(world, monkeypatch, capsys)[0] == 0
+        issue, repo, pr_id = sorted(world.scenario.expected_links())[0]
+        pr = next(p for p in world.scenario.pull_requests if (p.repo, p.id) == (repo, pr_id))
+        world.bitbucket.update_pull_request(repo, pr_id, title=pr.title + " (v2)")
+        world.jira.clear_requests()
+        code, doc = run_cli(world, monkeypatch, capsys)
+        assert code == 0
+        assert doc["pull_requests"] == 1
+        assert doc["links_updated"] >= 1
+        assert doc["links_created"] == doc["comments_added"] == 0
+        titles = [link["object"]["title"] for link in world.jira.issue(issue).remote_links]
+        assert any(t.endswith("(v2)") for t in titles)
+
+
+def test_dry_run_sends_no_write(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = run_cli(world, monkeypatch, capsys, "--dry-run")
+    assert code == 0
+    assert writes(world) == []
+    planned = {(p["issue"], p["action"]) for p in doc["plan"]}
+    assert {(issue, "link") for issue, _, _ in world.scenario.expected_links()} <= planned
+    # nothing was remembered either: a real run still does all the work
+    code, doc = run_cli(world, monkeypatch, capsys)
+    assert doc["links_created"] == len(world.scenario.expected_links())
+
+
+def test_comments_never_duplicated_when_answers_are_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with make_world(tmp_path, flavor="cloud") as world:
+        world.jira.set_faults(Faults(reset_after_write_rate=0.4, methods=frozenset({"POST"})))
+        code, _ = run_cli(world, monkeypatch, capsys)
+        assert code == 0
+        lost = [r for r in world.jira.requests if r.fault == "reset_after_write"]
+        assert len(lost) > 5  # the fault really happened, many times
+        for issue in world.scenario.issues:
+            snap = world.jira.issue(issue.key)
+            for link in snap.remote_links:
+                assert sum(link["globalId"] in c.text for c in snap.comments) == 1
+
+
+def test_final_state_under_faults_equals_fault_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with make_world(tmp_path / "calm", flavor="cloud") as calm:
+        assert run_cli(calm, monkeypatch, capsys)[0] == 0
+        expected = calm.final_state()
+    with make_world(tmp_path / "storm", flavor="cloud") as storm:
+        faults = Faults(error_rate=0.2, reset_rate=0.05, reset_after_write_rate=0.05)
+        storm.jira.set_faults(faults)
+        storm.bitbucket.set_faults(faults)
+        storm.bitbucket.rate_limit(1.0)
+        # Jira's 429 window opens with Jira's first request, whenever the reads get there.
+        opener = threading.Thread(target=_open_window_on_first_request, args=(storm,), daemon=True)
+        opener.start()
+        code, doc = run_cli(storm, monkeypatch, capsys)
+        opener.join()
+        assert code == 0, doc["failed"]
+        assert storm.final_state() == expected
+        assert any(r.status == 429 for r in storm.jira.requests)
+        assert any(r.status == 429 for r in storm.bitbucket.requests)
+        assert any(r.status == 503 for r in storm.jira.requests)
+
+
+def _open_window_on_first_request(world: World) -> None:
+    deadline = time.monotonic() + 30
+    while not world.jira.requests and time.monotonic() < deadline:
+        time.sleep(0.005)
+    world.jira.rate_limit(1.0, retry_after=1)
+
+
+def test_unavailable_transition_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with make_world(tmp_path, flavor="cloud", prs=0) as world:
+        world.jira.add_issue("ABC-900", summary="x", status="To Do")
+        world.jira.add_issue("ABC-901", summary="y", status="In Review")
+        world.bitbucket.add_repository("acme/api")
+        world.bitbucket.add_repository("acme/web")
+        world.bitbucket.add_pull_request("acme/api", title="ABC-900 done", source_branch="f/ABC-900", state="MERGED")
+        world.bitbucket.add_pull_request("acme/api", title="ABC-901 done", source_branch="f/ABC-901", state="MERGED")
+        world.bitbucket.add_pull_request("acme/web", title="UTF-8 and ZZZ-1 and ABC-999", source_branch="x")
+        code, doc = run_cli(world, monkeypatch, capsys)
+        assert code == 0
+        assert world.jira.issue("ABC-901").status == "Done"
+        assert world.jira.issue("ABC-900").status == "To Do"
+        assert doc["transitions"] == 1
+        assert any("ABC-900" in w and "Done" in w for w in doc["warnings"])
+        assert doc["skipped_keys"] == ["ABC-999"]
+
+
+def test_permanent_failure_exits_1_and_is_a_dead_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Data Center reads issues with GET, so failing every POST fails only the writes.
+    with make_world(tmp_path, flavor="datacenter", prs=0) as world:
+        world.jira.add_issue("ABC-1", summary="x")
+        world.bitbucket.add_repository("ACME/api")
+        world.bitbucket.add_repository("ACME/web")
+        world.bitbucket.add_pull_request("ACME/api", title="ABC-1: first", source_branch="a")
+        world.bitbucket.add_pull_request("ACME/api", title="[ABC-1] second " + "x" * 300, source_branch="b")
+        world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"POST"})))
+        config = world.config.read_text().replace("max_attempts = 10", "max_attempts = 2")
+        world.config.write_text(config)
+        code, doc = run_cli(world, monkeypatch, capsys)
+        assert code == 1
+        # two pairs: two links, two comments, one transition (the newest PR's), each failed for good
+        ops = sorted(f["operation"] for f in doc["failed"])
+        assert ops == ["sync.comment", "sync.comment", "sync.link", "sync.link", "sync.transition"]
+        assert all("503" in f["error"] for f in doc["failed"])
+        assert main(["failed", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)["failed"]
+        assert len(listed) == 5
+        # the cursor did not advance: after the outage the next run finishes the work
+        world.jira.set_faults(Faults())
+        code, doc = run_cli(world, monkeypatch, capsys)
+        assert code == 0
+        assert len(world.jira.issue("ABC-1").remote_links) == 2
