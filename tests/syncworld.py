@@ -60,8 +60,11 @@ class World:
         for issue in self.scenario.issues:
             snap = self.jira.issue(issue.key)
             links = sorted(
-                (_strip(link["globalId"], self.bitbucket.url), link["object"]["title"],
-                 bool(link["object"].get("status", {}).get("resolved")))
+                (
+                    _strip(link["globalId"], self.bitbucket.url),
+                    link["object"]["title"],
+                    bool(link["object"].get("status", {}).get("resolved")),
+                )
                 for link in snap.remote_links
             )
             comments = sorted(_strip(c.text, self.bitbucket.url) for c in snap.comments)
@@ -87,7 +90,12 @@ def _strip(text: str, base: str) -> str:
 
 @contextlib.contextmanager
 def make_world(
-    tmp_path: Path, *, flavor: Flavor = "cloud", prs: int = 30, seed: int = 3, comment: bool = True,
+    tmp_path: Path,
+    *,
+    flavor: Flavor = "cloud",
+    prs: int = 30,
+    seed: int = 3,
+    comment: bool = True,
     timeout: float = 5.0,
 ) -> Iterator[World]:
     """Start both simulators of ``flavor``, seed a scenario, write a config; stop them afterwards."""
@@ -108,9 +116,14 @@ def make_world(
         scenario.seed_jira(jira)
         scenario.seed_bitbucket(bb)
         env = {
-            "JIRA_URL": jira.url, "JIRA_FLAVOR": flavor, "JIRA_TOKEN": JIRA_SECRET,
-            "BITBUCKET_URL": bb.url, "BITBUCKET_FLAVOR": flavor, "BITBUCKET_TOKEN": BB_SECRET,
-            "JIRABUCKET_CONFIG": str(config), "JIRABUCKET_STATE_DIR": str(tmp_path / "state"),
+            "JIRA_URL": jira.url,
+            "JIRA_FLAVOR": flavor,
+            "JIRA_TOKEN": JIRA_SECRET,
+            "BITBUCKET_URL": bb.url,
+            "BITBUCKET_FLAVOR": flavor,
+            "BITBUCKET_TOKEN": BB_SECRET,
+            "JIRABUCKET_CONFIG": str(config),
+            "JIRABUCKET_STATE_DIR": str(tmp_path / "state"),
         }
         if flavor == "cloud":
             env["JIRA_EMAIL"] = "bot@example.com"

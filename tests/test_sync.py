@@ -15,7 +15,9 @@ from jirabucket.testing import Faults
 from syncworld import World, make_world
 
 
-def run_cli(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+def run_cli(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any]]:
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
     code = main(["sync", "--json", *args])
@@ -34,13 +36,12 @@ READ_POSTS = ("/bulkfetch", "/search/jql", "/search")
 
 def writes(world: World) -> list[Any]:
     """Requests that change something (POSTs that only read, like bulkfetch, excluded)."""
-    return [
-        r for r in world.jira.requests + world.bitbucket.requests
-        if r.is_write and not r.path.endswith(READ_POSTS)
-    ]
+    return [r for r in world.jira.requests + world.bitbucket.requests if r.is_write and not r.path.endswith(READ_POSTS)]
 
 
-def test_sync_links_exactly_the_expected_pairs(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_sync_links_exactly_the_expected_pairs(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, doc = run_cli(world, monkeypatch, capsys)
     assert code == 0, doc
     expected = world.scenario.expected_links()
@@ -59,14 +60,18 @@ def test_sync_links_exactly_the_expected_pairs(world: World, monkeypatch: pytest
     # every link says where it comes from
     some = next(iter(expected))
     link = world.jira.issue(some[0]).remote_links[0]
-    assert link["object"]["title"].startswith(f"{link['object']['title'].split(' PR #')[0]} PR #")
+    assert " PR #" in link["object"]["title"]
+    assert link["application"]["name"] == "Bitbucket"
+    assert link["object"]["icon"]["title"] == "Bitbucket pull request"
     # auth: every request used the flavor's scheme and matched
     schemes = {r.auth_scheme for r in world.jira.requests}
     assert schemes == ({"basic"} if world.flavor == "cloud" else {"bearer"})
     assert all(r.auth_ok for r in world.jira.requests + world.bitbucket.requests)
 
 
-def test_second_run_writes_nothing_and_reads_one_page(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_second_run_writes_nothing_and_reads_one_page(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_cli(world, monkeypatch, capsys)[0] == 0
     before = world.final_state()
     world.jira.clear_requests()
@@ -80,7 +85,9 @@ def test_second_run_writes_nothing_and_reads_one_page(world: World, monkeypatch:
     assert world.final_state() == before
 
 
-def test_full_rerun_rewrites_nothing(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_rerun_rewrites_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_cli(world, monkeypatch, capsys)[0] == 0
     before = world.final_state()
     world.jira.clear_requests()
@@ -91,7 +98,9 @@ def test_full_rerun_rewrites_nothing(world: World, monkeypatch: pytest.MonkeyPat
     assert world.final_state() == before
 
 
-def test_updated_pr_updates_link_incrementally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_updated_pr_updates_link_incrementally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with make_world(tmp_path, flavor="cloud") as world:
         assert run_cli(world, monkeypatch, capsys)[0] == 0
         issue, repo, pr_id = sorted(world.scenario.expected_links())[0]
@@ -107,7 +116,9 @@ def test_updated_pr_updates_link_incrementally(tmp_path: Path, monkeypatch: pyte
         assert any(t.endswith("(v2)") for t in titles)
 
 
-def test_dry_run_sends_no_write(world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_sends_no_write(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, doc = run_cli(world, monkeypatch, capsys, "--dry-run")
     assert code == 0
     assert writes(world) == []
@@ -118,7 +129,9 @@ def test_dry_run_sends_no_write(world: World, monkeypatch: pytest.MonkeyPatch, c
     assert doc["links_created"] == len(world.scenario.expected_links())
 
 
-def test_comments_never_duplicated_when_answers_are_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_comments_never_duplicated_when_answers_are_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with make_world(tmp_path, flavor="cloud") as world:
         world.jira.set_faults(Faults(reset_after_write_rate=0.4, methods=frozenset({"POST"})))
         code, _ = run_cli(world, monkeypatch, capsys)
@@ -131,7 +144,9 @@ def test_comments_never_duplicated_when_answers_are_lost(tmp_path: Path, monkeyp
                 assert sum(link["globalId"] in c.text for c in snap.comments) == 1
 
 
-def test_final_state_under_faults_equals_fault_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_final_state_under_faults_equals_fault_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with make_world(tmp_path / "calm", flavor="cloud") as calm:
         assert run_cli(calm, monkeypatch, capsys)[0] == 0
         expected = calm.final_state()
@@ -159,7 +174,9 @@ def _open_window_on_first_request(world: World) -> None:
     world.jira.rate_limit(1.0, retry_after=1)
 
 
-def test_unavailable_transition_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unavailable_transition_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with make_world(tmp_path, flavor="cloud", prs=0) as world:
         world.jira.add_issue("ABC-900", summary="x", status="To Do")
         world.jira.add_issue("ABC-901", summary="y", status="In Review")
@@ -177,7 +194,9 @@ def test_unavailable_transition_is_a_warning(tmp_path: Path, monkeypatch: pytest
         assert doc["skipped_keys"] == ["ABC-999"]
 
 
-def test_permanent_failure_exits_1_and_is_a_dead_letter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_permanent_failure_exits_1_and_is_a_dead_letter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Data Center reads issues with GET, so failing every POST fails only the writes.
     with make_world(tmp_path, flavor="datacenter", prs=0) as world:
         world.jira.add_issue("ABC-1", summary="x")

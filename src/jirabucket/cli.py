@@ -8,11 +8,12 @@ directory; 130 interrupted (unfinished work stays in the journal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -57,12 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(verbose: bool) -> None:
+@contextlib.contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    """Log to stderr for one command: every attempt with -v, else only errors (the summary says the rest)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("jirabucket")
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _load(args: argparse.Namespace) -> tuple[Settings, JiraToken, BitbucketToken]:
@@ -226,9 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code.
     """
     args = _parser().parse_args(argv)
-    _setup_logging(args.verbose)
     try:
-        return _COMMANDS[args.command](args)
+        with _logging(args.verbose):
+            return _COMMANDS[args.command](args)
     except (ConfigError, AuthError) as exc:
         kind = "authentication failed" if isinstance(exc, AuthError) else "error"
         return _fail(f"{kind}: {exc}", EXIT_CONFIG)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from queue_helpers import FakeClock
 
 from jirabucket.queue import TaskQueue, set_testing

@@ -32,7 +32,7 @@ def test_unregistered_operation_is_refused(queues: list[TaskQueue]) -> None:
     q = TaskQueue(workers=1)
     queues.append(q)
     q.register("jira.get_issue", lambda a: None, key=KEY)
-    with pytest.raises(UnknownOperation, match="jira.nope"):
+    with pytest.raises(UnknownOperation, match=r"jira\.nope"):
         q.submit("jira.nope", {}, key=KEY, idempotent=True)
     with pytest.raises(UnknownOperation, match="other"):
         q.submit("jira.get_issue", {}, key="other", idempotent=True)  # registered per key

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 
 from jirabucket.errors import (
-    AuthError, ConfigError, NotFound, OutcomeUnknown, PermanentError, RateLimited,
-    TransientError, error_for_status,
+    AuthError,
+    ConfigError,
+    NotFound,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    TransientError,
+    error_for_status,
 )
 from jirabucket.queue import RetryPolicy, retry_after_from_headers
 

@@ -26,6 +26,7 @@ TASK = st.tuples(
 def test_no_task_lost_or_run_twice(tasks: list[tuple[str, str | None, int, bool]],
                                    workers: int) -> None:
     set_testing(True, seed=0)
+    q_holder: list[TaskQueue] = []
     try:
         attempts: dict[int, int] = {}
         finals: dict[int, int] = {}
@@ -45,6 +46,7 @@ def test_no_task_lost_or_run_twice(tasks: list[tuple[str, str | None, int, bool]
 
         q = TaskQueue(workers=workers, default_limit=KeyLimit(concurrency=2),
                       policy=RetryPolicy(max_attempts=10))
+        q_holder.append(q)
         for key in ("jira:a", "jira:b", "bitbucket:c"):
             q.register("op", handler, key=key)
         futures = [q.submit("op", {"n": n}, key=key, idempotent=True, subkey=sub)
@@ -61,16 +63,17 @@ def test_no_task_lost_or_run_twice(tasks: list[tuple[str, str | None, int, bool]
         assert stats.succeeded + stats.failed == len(tasks)
         assert stats.retried == sum(t[2] for t in tasks)
         assert (stats.in_flight, stats.waiting) == (0, 0)
-        q.close(timeout=5)
     finally:
         set_testing(False)
+        for made in q_holder:
+            made.close(timeout=1)
 
 
 @settings(max_examples=15, deadline=None)
 @given(waits=st.lists(st.integers(1, 500), min_size=2, max_size=12, unique=True))
 def test_retries_run_in_order_of_due_time(waits: list[int]) -> None:
     clock = FakeClock()
-    q = TaskQueue(workers=1, clock=clock, policy=RetryPolicy(base_delay=0.0))
+    q = TaskQueue(workers=1, clock=clock, policy=RetryPolicy(base_delay=0.0, deadline=1e4))
     seen: list[int] = []
     lock = threading.Lock()
 
@@ -81,11 +84,13 @@ def test_retries_run_in_order_of_due_time(waits: list[int]) -> None:
         if first:
             raise RateLimited("429", status=429, retry_after=float(args["wait"]))
 
-    for n, wait in enumerate(waits):
-        q.register("op", handler, key=f"k{n}")  # one key each: one cool-down each
-        q.submit("op", {"wait": wait}, key=f"k{n}", idempotent=True)
-    wait_until(lambda: q.stats().retried == len(waits))
-    clock.advance(1000.0)  # every retry is due now; they must run by due time
-    assert q.join(timeout=30)
-    assert seen[len(waits):] == sorted(waits)
-    q.close(timeout=5)
+    try:
+        for n, wait in enumerate(waits):
+            q.register("op", handler, key=f"k{n}")  # one key each: one cool-down each
+            q.submit("op", {"wait": wait}, key=f"k{n}", idempotent=True)
+        wait_until(lambda: q.stats().retried == len(waits))
+        clock.advance(1000.0)  # every retry is due now; they must run by due time
+        assert q.join(timeout=30)
+        assert seen[len(waits):] == sorted(waits)
+    finally:
+        q.close(timeout=1)

@@ -22,6 +22,10 @@ _BATCH = 100
 _FIELDS = ",".join(js.ISSUE_FIELDS)
 
 
+# The icon Jira shows beside the link, so readers see at a glance that it is a Bitbucket pull request.
+_BITBUCKET_ICON = {"url16x16": "https://bitbucket.org/favicon.ico", "title": "Bitbucket pull request"}
+
+
 def infer_jira_flavor(url: str) -> JiraFlavor:
     """Return ``"cloud"`` for ``*.atlassian.net`` hosts, else ``"datacenter"``."""
     host = (urlsplit(url).hostname or "").lower()
@@ -179,8 +183,12 @@ class JiraApi:
             ConfigError: ``key`` is not an issue key.
             ApiError: The request failed.
         """
-        body = {"globalId": global_id,
-                "object": {"url": url, "title": title, "status": {"resolved": resolved}}}
+        body = {
+            "globalId": global_id,
+            "application": {"type": "com.atlassian.bitbucket", "name": "Bitbucket"},
+            "relationship": "mentioned in",
+            "object": {"url": url, "title": title, "icon": _BITBUCKET_ICON, "status": {"resolved": resolved}},
+        }
         data = self._call("POST", f"issue/{js.check_issue_key(key)}/remotelink", json=body)
         return int(data["id"])
 

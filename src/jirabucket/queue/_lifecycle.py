@@ -13,13 +13,14 @@ import atexit
 import logging
 import os
 import threading
+import time
 from typing import Protocol
 
 _log = logging.getLogger("jirabucket.queue")
 
 
 class _Managed(Protocol):
-    def _drain_at_exit(self) -> None: ...
+    def _drain_at_exit(self, started: float) -> None: ...
 
     def _after_fork_in_child(self) -> None: ...
 
@@ -56,8 +57,11 @@ def untrack(managed: _Managed) -> None:
 
 
 def _drain_all() -> None:
+    # One clock for all queues: their drains overlap in time, the exit waits for
+    # the longest exit_timeout, not for their sum.
+    started = time.monotonic()
     for managed in list(_live.values()):
-        managed._drain_at_exit()
+        managed._drain_at_exit(started)
 
 
 def _restart_all() -> None:

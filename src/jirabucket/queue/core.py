@@ -364,8 +364,9 @@ class TaskQueue(_Runner):
         """Close the queue (drain up to 30 s)."""
         self.close()
 
-    def _drain_at_exit(self) -> None:
-        report = self.close(timeout=self._exit_timeout)
+    def _drain_at_exit(self, started: float) -> None:
+        budget = max(0.0, self._exit_timeout - (time.monotonic() - started))
+        report = self.close(timeout=budget)
         if report.remaining:
             _log.warning("exit drain left %d task(s) unfinished after %.1f s",
                          report.remaining, self._exit_timeout)

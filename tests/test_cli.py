@@ -1,0 +1,221 @@
+"""The command line: exit codes, one-line errors, the lock, check, secrets, crash and interrupt recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jirabucket.cli import main
+from jirabucket.state import StateLock
+from jirabucket.testing import Faults
+from syncworld import BB_SECRET, JIRA_SECRET, World, make_world
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with make_world(tmp_path, flavor="cloud", prs=20) as w:
+        for name, value in w.env.items():
+            monkeypatch.setenv(name, value)
+        yield w
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("jirabucket: ")
+    return lines[0]
+
+
+def test_bad_config_exits_2_and_sends_nothing(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.config.write_text(world.config.read_text().replace("scan_commits", "scan_comits"))
+    assert main(["sync"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "unknown key 'sync.scan_comits'" in line
+    assert world.jira.requests == [] and world.bitbucket.requests == []
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "fragment"),
+    [
+        ("JIRA_TOKEN", None, "JIRA_TOKEN is not set"),
+        ("BITBUCKET_TOKEN", "two words", "BITBUCKET_TOKEN contains whitespace"),
+        ("JIRA_URL", "http://jira.example.com", "plain http"),
+        ("JIRA_FLAVOR", "server", "JIRA_FLAVOR must be"),
+    ],
+)
+def test_bad_environment_exits_2(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    var: str,
+    value: str | None,
+    fragment: str,
+) -> None:
+    if value is None:
+        monkeypatch.delenv(var)
+    else:
+        monkeypatch.setenv(var, value)
+    assert main(["sync", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert fragment in one_line_error(captured.err)
+    assert captured.out == ""
+    assert world.jira.requests == [] and world.bitbucket.requests == []
+
+
+def test_wrong_token_is_an_auth_error(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BITBUCKET_TOKEN", "not-the-right-token-123")
+    assert main(["sync"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "authentication failed" in line
+    assert "not-the-right-token-123" not in line
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["sync", "--no-such-flag"])
+    assert info.value.code == 2
+
+
+def test_second_sync_on_locked_state_exits_75(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    with StateLock(world.state_dir):
+        assert main(["sync"]) == 75
+        line = one_line_error(capsys.readouterr().err)
+        assert "another jirabucket sync is running" in line
+    assert world.jira.requests == []
+    assert main(["sync", "--quiet"]) == 0
+
+
+def test_concurrent_sync_processes(world: World) -> None:
+    world.jira.set_faults(Faults(latency=0.05))
+    first = subprocess.Popen(
+        [sys.executable, "-m", "jirabucket.cli", "sync", "--json"],
+        env=_env(world),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: len(world.jira.requests) > 0)
+    second = subprocess.run(
+        [sys.executable, "-m", "jirabucket.cli", "sync"],
+        env=_env(world),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out, _ = first.communicate(timeout=120)
+    assert second.returncode == 75
+    assert first.returncode == 0
+    assert json.loads(out)["links_created"] == len(world.scenario.expected_links())
+
+
+def test_check_reports_identity_and_problems(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["jira"]["flavor"] == "cloud" and doc["bitbucket"]["flavor"] == "cloud"
+    assert doc["jira"]["user"] and doc["bitbucket"]["user"]
+    assert doc["problems"] == []
+    world.config.write_text(world.config.read_text().replace('"acme/web"', '"acme/nope"'))
+    assert main(["check"]) == 2
+    out = capsys.readouterr().out
+    assert "acme/nope" in out
+    assert JIRA_SECRET not in out and BB_SECRET not in out
+
+
+def test_secrets_never_printed_logged_or_stored(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.jira.set_faults(Faults(error_rate=0.2))
+    assert main(["sync", "-v"]) == 0
+    assert main(["sync", "-v", "--full", "--json"]) == 0
+    assert main(["failed", "-v"]) == 0
+    assert main(["check", "-v"]) == 0
+    captured = capsys.readouterr()
+    for secret in (JIRA_SECRET, BB_SECRET):
+        assert secret not in captured.out + captured.err
+        for path in world.state_dir.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+    assert "jirabucket.queue" in captured.err  # -v really logged something
+
+
+def test_failed_and_retry_failed(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["failed", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"failed": []}
+    world.config.write_text(world.config.read_text().replace("max_attempts = 10", "max_attempts = 1"))
+    world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"GET"})))  # comments and transitions read first
+    assert main(["sync", "--json"]) == 1
+    capsys.readouterr()
+    assert main(["failed", "--json"]) == 0
+    failed = json.loads(capsys.readouterr().out)["failed"]
+    assert failed and {f["operation"] for f in failed} <= {"sync.comment", "sync.transition"}
+    world.jira.set_faults(Faults())
+    assert main(["retry-failed", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"retried": len(failed), "still_failed": 0}
+    for issue, _, _ in world.scenario.expected_links():
+        snap = world.jira.issue(issue)
+        assert len(snap.comments) == len(snap.remote_links)
+
+
+def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--prs", "12", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["links_created"] > 0
+    assert doc["failed"] == []
+    assert doc["examples"]
+
+
+def _env(world: World) -> dict[str, str]:
+    src = str(Path(__file__).parents[1] / "src")
+    return {**os.environ, **world.env, "PYTHONPATH": src}
+
+
+def _wait_for(condition: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_or_interrupted_sync_converges_on_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sig: int
+) -> None:
+    with make_world(tmp_path / "calm", flavor="cloud", prs=30) as calm:
+        for name, value in calm.env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["sync", "--quiet"]) == 0
+        expected = calm.final_state()
+    with make_world(tmp_path / "crash", flavor="cloud", prs=30) as world:
+        world.jira.set_faults(Faults(latency=0.03, reset_after_write_rate=0.1))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jirabucket.cli", "sync"],
+            env=_env(world),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for(lambda: sum(r.is_write and "remotelink" in r.path for r in world.jira.requests) >= 10)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130, err
+            assert "interrupted" in one_line_error(err)
+        else:
+            assert proc.returncode == -signal.SIGKILL
+        partial = world.final_state()
+        assert partial != expected  # the kill really cut the work short
+        world.jira.set_faults(Faults())
+        for name, value in world.env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["sync", "--quiet"]) == 0
+        assert world.final_state() == expected
