@@ -57,6 +57,8 @@ def bench_queue(n: int, journal: Journal | None = None) -> float:
         journal.flush()  # durable means committed: count the last group commit
     rate = n / (time.perf_counter() - started)
     q.close()
+    if journal is not None:
+        journal.close()
     return rate
 
 

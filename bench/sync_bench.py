@@ -325,7 +325,7 @@ def print_table(runs: Sequence[Run], seq: Run, conc: int) -> None:
           f"(N = all requests; LBh uses the busiest host's requests only, as if both hosts ran in parallel)")
     head = ["run", "wall s", "requests", "pairs", "req/pair", "writes", "speedup", "LB s", "wall/LB", "LBh s",
             "wall/LBh"]
-    widths = [66, 7, 8, 5, 8, 6, 7, 6, 7, 6, 8]
+    widths = [max(len(r.name) for r in runs), 7, 8, 5, 8, 6, 7, 6, 7, 6, 8]
     print(_row(head, widths))
     print(_row(["-" * w for w in widths], widths))
     for run in runs:

@@ -41,7 +41,8 @@ def test_loads_good_file_with_defaults(tmp_path: Path) -> None:
     assert s.bitbucket.flavor == "cloud"
     assert s.sync.scan_commits is False
     assert dict(s.sync.transitions) == {"open": "In Review", "merged": "Done", "declined": ""}
-    assert s.queue.workers == 8
+    assert s.queue.workers == 16
+    assert s.queue.per_host_concurrency == 8
     assert s.state_dir == Path("/home/u/.local/state/jirabucket") or s.state_dir.name == "jirabucket"
 
 

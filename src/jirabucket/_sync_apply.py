@@ -12,6 +12,7 @@ a duplicate.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,10 @@ class PairApplier:
 
     def __init__(self, *, jira: JiraApi, store: StateStore, report: SyncReport) -> None:
         self._jira, self._store, self._report = jira, store, report
+        # Comment texts read this run, per issue. Steps of one issue run one at a time (the
+        # queue's subkey), and we add what we post, so an issue with several PRs is read once.
+        self._seen: dict[str, list[str]] = {}
+        self._seen_lock = threading.Lock()
 
     def handlers(self) -> dict[str, Callable[[Mapping[str, Any]], None]]:
         """Return the queue operations this applier serves, by name.
@@ -111,16 +116,29 @@ class PairApplier:
 
     def _comment(self, task: PairTask) -> None:
         url = str(task.pr["url"])
-        if self._store.comment_state(task.issue, url) == "done":
+        state = self._store.comment_state(task.issue, url)
+        if state == "done":
             return
         # Never seen, or a post whose outcome is unknown: Jira itself is the truth.
-        if any(url in c.text for c in self._jira.comments(task.issue)):
+        if any(url in text for text in self._comment_texts(task.issue, fresh=state == "pending")):
             self._store.set_comment_state(task.issue, url, "done")
             return
         self._store.set_comment_state(task.issue, url, "pending")
-        self._jira.add_comment(task.issue, task.comment_text)
+        posted = self._jira.add_comment(task.issue, task.comment_text)
         self._store.set_comment_state(task.issue, url, "done")
+        with self._seen_lock:
+            self._seen.setdefault(task.issue, []).append(posted.text or task.comment_text)
         self._report.add(comments_added=1)
+
+    def _comment_texts(self, issue: str, *, fresh: bool) -> list[str]:
+        with self._seen_lock:
+            cached = None if fresh else self._seen.get(issue)
+        if cached is not None:
+            return list(cached)
+        texts = [c.text for c in self._jira.comments(issue)]
+        with self._seen_lock:
+            self._seen[issue] = texts
+        return list(texts)
 
     def _transition(self, task: PairTask) -> None:
         url, state, target = str(task.pr["url"]), str(task.pr["state"]), str(task.transition)

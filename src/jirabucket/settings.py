@@ -95,8 +95,8 @@ class SyncSettings:
 class QueueSettings:
     """How hard the queue pushes each host."""
 
-    workers: int = 8
-    per_host_concurrency: int = 4
+    workers: int = 16
+    per_host_concurrency: int = 8
     max_attempts: int = 8
     max_delay: float = 30.0
     timeout: float = 30.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,10 @@ class SyncEngine:
         """
         start = time.monotonic()
         before = self._jira.api.request_count + self._bb.api.request_count
-        batches = [self._read_repo(repo) for repo in self._settings.bitbucket.repositories]
+        repos = self._settings.bitbucket.repositories
+        # Reader threads only wait on queue futures; the queue's limits still govern every request.
+        with ThreadPoolExecutor(max_workers=len(repos), thread_name_prefix="jirabucket-read") as readers:
+            batches = list(readers.map(self._read_repo, repos))
         self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys})
         # The most recently updated PR naming an issue decides its transition, across all repositories.
         latest = _latest_pr_per_issue((pr, batch.keys[pr.id]) for batch in batches for pr in batch.prs)
