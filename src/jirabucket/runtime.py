@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from jirabucket.clients import BitbucketClient, JiraClient
-from jirabucket.clients._http import host_key
 from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue
 from jirabucket.settings import Settings
 from jirabucket.state import DB_NAME, StateStore, ensure_state_dir
@@ -57,7 +56,7 @@ def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[
     limits: dict[str, KeyLimit] = {}
     rate = settings.bitbucket.requests_per_hour
     if rate:
-        bb_key = f"bitbucket:{host_key(settings.bitbucket.url)}"
+        bb_key = BitbucketClient.queue_key(settings.bitbucket.url)
         limits[bb_key] = KeyLimit(concurrency=q.per_host_concurrency, rate=rate / 3600.0, burst=q.per_host_concurrency)
     return TaskQueue(
         workers=q.workers,

@@ -43,6 +43,8 @@ __all__ = [
     "SyncSettings",
     "check_url",
     "default_state_dir",
+    "infer_bitbucket_flavor",
+    "infer_jira_flavor",
     "load_settings",
     "read_toml",
 ]
@@ -137,7 +139,7 @@ def check_url(url: str, *, variable: str) -> str:
         ConfigError: The URL is malformed, carries credentials, or is plain http to a non-loopback host.
     """
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    if parts.scheme not in ("https", "http") or not parts.hostname:  # also refuses ftp:// and bare hosts
         raise ConfigError(f"{variable} must be an https:// URL like https://acme.atlassian.net, got {url!r}")
     if parts.username or parts.password:
         raise ConfigError(f"{variable} must not contain credentials: put tokens in the environment")
@@ -157,9 +159,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _infer_flavor(url: str, *, cloud_hosts: frozenset[str], cloud_suffix: str) -> Flavor:
-    host = urlsplit(url).hostname or ""
-    return "cloud" if host in cloud_hosts or host.endswith(cloud_suffix) else "datacenter"
+def infer_jira_flavor(url: str) -> Flavor:
+    """Return ``"cloud"`` for ``*.atlassian.net`` hosts, else ``"datacenter"``."""
+    host = (urlsplit(url).hostname or "").lower()
+    return "cloud" if host.endswith(".atlassian.net") else "datacenter"
+
+
+def infer_bitbucket_flavor(url: str) -> Flavor:
+    """Return ``"cloud"`` for ``bitbucket.org`` and ``api.bitbucket.org``, else ``"datacenter"``."""
+    return "cloud" if (urlsplit(url).hostname or "").lower() in _BITBUCKET_CLOUD_HOSTS else "datacenter"
 
 
 def _flavor(value: object, *, variable: str) -> Flavor:
@@ -261,7 +269,7 @@ def _jira(
         )
     checked = check_url(raw, variable="JIRA_URL")
     fl = _pick(flavor, env, "JIRA_FLAVOR", t, "flavor")
-    inferred = _infer_flavor(checked, cloud_hosts=frozenset(), cloud_suffix=".atlassian.net")
+    inferred = infer_jira_flavor(checked)
     projects = tuple(t.get("projects", ()))
     if not projects:
         raise ConfigError(f"{path}: [jira] projects is empty: list the project keys to sync, e.g. [\"ABC\"]")
@@ -276,7 +284,7 @@ def _bitbucket(
 ) -> BitbucketSettings:
     checked = check_url(_pick(url, env, "BITBUCKET_URL", t, "url") or DEFAULT_BITBUCKET_URL, variable="BITBUCKET_URL")
     fl = _pick(flavor, env, "BITBUCKET_FLAVOR", t, "flavor")
-    inferred = _infer_flavor(checked, cloud_hosts=_BITBUCKET_CLOUD_HOSTS, cloud_suffix=".bitbucket.org")
+    inferred = infer_bitbucket_flavor(checked)
     repos = tuple(t.get("repositories", ()))
     if not repos:
         raise ConfigError(f"{path}: [bitbucket] repositories is empty: list them, e.g. [\"acme/api\"]")

@@ -14,22 +14,19 @@ from jirabucket.clients import _bitbucket_json as bj
 from jirabucket.clients._http import Transport, check_base_url, make_session
 from jirabucket.errors import AuthError, ConfigError, NotFound
 from jirabucket.models import PR_STATES, Branch, Commit, PullRequest, User
+from jirabucket.settings import infer_bitbucket_flavor
 from jirabucket.tokens import BitbucketToken, require_token
 
-__all__ = ["DEFAULT_STATES", "BitbucketApi", "BitbucketFlavor", "infer_bitbucket_flavor"]
+__all__ = ["DEFAULT_STATES", "BitbucketApi", "BitbucketFlavor"]
 
 BitbucketFlavor = Literal["cloud", "datacenter"]
 Cursor = str | int | None
 DEFAULT_STATES = ("OPEN", "MERGED", "DECLINED")
-_CLOUD_HOSTS = frozenset({"bitbucket.org", "api.bitbucket.org"})
 _CLOUD_PAGE = 50  # Bitbucket Cloud's maximum pagelen for pull requests
 _DC_PAGE = 100
 _T = TypeVar("_T")
 
 
-def infer_bitbucket_flavor(url: str) -> BitbucketFlavor:
-    """Return ``"cloud"`` for bitbucket.org / api.bitbucket.org, else ``"datacenter"``."""
-    return "cloud" if (urlsplit(url).hostname or "").lower() in _CLOUD_HOSTS else "datacenter"
 
 
 def _with_params(url: str, params: Mapping[str, Any]) -> str:

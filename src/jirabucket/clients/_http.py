@@ -11,7 +11,6 @@ alone decides when to try again.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import threading
 from collections.abc import Mapping
@@ -22,12 +21,12 @@ import requests
 
 from jirabucket.errors import (
     ApiError,
-    ConfigError,
     PermanentError,
     TransientError,
     error_for_status,
 )
 from jirabucket.queue import retry_after_from_headers
+from jirabucket.settings import check_url
 
 __all__ = ["Transport", "check_base_url", "host_key", "make_session", "origin_of"]
 
@@ -66,18 +65,11 @@ class RestApi(Protocol):
         ...
 
 
-def _is_loopback(host: str) -> bool:
-    """Return whether ``host`` names this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str, *, what: str) -> str:
     """Return ``url`` without a trailing slash after checking it is safe to send a token to.
+
+    The rules are :func:`jirabucket.settings.check_url`'s (https; plain http for loopback only),
+    applied again here because a client may be built without settings.
 
     Args:
         url: The server's base URL.
@@ -90,17 +82,7 @@ def check_base_url(url: str, *, what: str) -> str:
         ConfigError: Not https (plain http is allowed for loopback only), no
             host, credentials in the URL, or a query or fragment.
     """
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise ConfigError(f"the {what} URL has no host: give e.g. https://example.atlassian.net")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"the {what} URL must not hold credentials: pass them as a token")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"the {what} URL must not have a query or fragment")
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
-        raise ConfigError(f"the {what} URL must use https (plain http only for loopback)")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return check_url(url, variable=f"the {what} URL")
 
 
 def host_key(url: str) -> str:

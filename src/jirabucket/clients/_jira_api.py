@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from atlassian import Jira, JiraCloud
 
@@ -12,9 +11,10 @@ from jirabucket.clients import _jira_json as js
 from jirabucket.clients._http import Transport, check_base_url, make_session
 from jirabucket.errors import PermanentError
 from jirabucket.models import Comment, Issue, IssueLookup, RemoteLink, Transition, User
+from jirabucket.settings import infer_jira_flavor
 from jirabucket.tokens import JiraToken, require_token
 
-__all__ = ["JiraApi", "JiraFlavor", "infer_jira_flavor"]
+__all__ = ["JiraApi", "JiraFlavor"]
 
 JiraFlavor = Literal["cloud", "datacenter"]
 Cursor = str | int | None
@@ -26,10 +26,6 @@ _FIELDS = ",".join(js.ISSUE_FIELDS)
 _BITBUCKET_ICON = {"url16x16": "https://bitbucket.org/favicon.ico", "title": "Bitbucket pull request"}
 
 
-def infer_jira_flavor(url: str) -> JiraFlavor:
-    """Return ``"cloud"`` for ``*.atlassian.net`` hosts, else ``"datacenter"``."""
-    host = (urlsplit(url).hostname or "").lower()
-    return "cloud" if host.endswith(".atlassian.net") else "datacenter"
 
 
 class JiraApi:
@@ -64,6 +60,11 @@ class JiraApi:
         }
         rest = JiraCloud(base, api_version=3, **options) if self._cloud else Jira(base, **options)
         self._http = Transport(rest, timeout=timeout)
+
+    @property
+    def base_url(self) -> str:
+        """The Jira base URL requests go to."""
+        return self._http.base_url
 
     @property
     def request_count(self) -> int:

@@ -47,9 +47,14 @@ class BitbucketClient:
         require_token(token, BitbucketToken, who="BitbucketClient")
         self.api = BitbucketApi(url, token, flavor=flavor, timeout=timeout)
         self.flavor: BitbucketFlavor = self.api.flavor
-        self.key = f"bitbucket:{host_key(self.api.base_url)}"
+        self.key = self.queue_key(self.api.base_url)
         self._link = QueueLink(queue, key=self.key)
         self._link.register(self._handlers())
+
+    @staticmethod
+    def queue_key(url: str) -> str:
+        """Return the queue key of a Bitbucket client for ``url``: ``"bitbucket:<host[:port]>"``."""
+        return f"bitbucket:{host_key(url)}"
 
     @classmethod
     def from_settings(

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from jirabucket.clients._http import check_base_url, host_key
+from jirabucket.clients._http import host_key
 from jirabucket.clients._jira_api import JiraApi, JiraFlavor
 from jirabucket.clients._queued import QueueLink
 from jirabucket.models import Comment, Issue, IssueLookup, RemoteLink, Transition, User
@@ -44,9 +44,14 @@ class JiraClient:
         require_token(token, JiraToken, who="JiraClient")
         self.api = JiraApi(url, token, flavor=flavor, timeout=timeout)
         self.flavor: JiraFlavor = self.api.flavor
-        self.key = f"jira:{host_key(check_base_url(url, what='Jira'))}"
+        self.key = self.queue_key(self.api.base_url)
         self._link = QueueLink(queue, key=self.key)
         self._link.register(self._handlers())
+
+    @staticmethod
+    def queue_key(url: str) -> str:
+        """Return the queue key of a Jira client for ``url``: ``"jira:<host[:port]>"``."""
+        return f"jira:{host_key(url)}"
 
     @classmethod
     def from_settings(
