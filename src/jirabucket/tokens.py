@@ -157,20 +157,19 @@ class _Token:
         self.__reduce__()
 
 
-def _read_env(
-    environ: Mapping[str, str] | None, name: str, *, required: bool
-) -> tuple[str | None, str]:
-    """Read ``name`` or ``name_FILE``; return (value, variable it came from)."""
+def _read_env(environ: Mapping[str, str] | None, name: str, user_var: str) -> tuple[str, str, str | None]:
+    """Read ``name`` or ``name_FILE``, and ``user_var``; return (secret, variable it came from, user)."""
     env = os.environ if environ is None else environ
     direct, file_var = env.get(name), f"{name}_FILE"
     path = env.get(file_var)
     if direct is not None and path is not None:
         raise ConfigError(f"both {name} and {file_var} are set: unset one of them")
+    user = env.get(user_var) or None
     if path is not None:
-        return _read_secret_file(path, file_var), file_var
-    if direct is None and required:
+        return _read_secret_file(path, file_var), file_var, user
+    if direct is None:
         raise ConfigError(f"{name} is not set: export {name}=<token> or {file_var}=<path to a file>")
-    return direct, name
+    return direct, name, user
 
 
 def _read_secret_file(path: str, variable: str) -> str:
@@ -227,9 +226,7 @@ class JiraToken(_Token):
         Raises:
             ConfigError: A variable is missing, both forms are set, or the value is invalid.
         """
-        secret, variable = _read_env(environ, "JIRA_TOKEN", required=True)
-        assert secret is not None
-        email = (os.environ if environ is None else environ).get("JIRA_EMAIL") or None
+        secret, variable, email = _read_env(environ, "JIRA_TOKEN", "JIRA_EMAIL")
         return cls(secret, email=email, variable=variable)
 
 
@@ -279,10 +276,8 @@ class BitbucketToken(_Token):
         Raises:
             ConfigError: A variable is missing, both forms are set, or the value is invalid.
         """
-        secret, variable = _read_env(environ, "BITBUCKET_TOKEN", required=True)
-        assert secret is not None
-        env = os.environ if environ is None else environ
-        return cls(secret, username=env.get("BITBUCKET_USERNAME") or None, variable=variable)
+        secret, variable, username = _read_env(environ, "BITBUCKET_TOKEN", "BITBUCKET_USERNAME")
+        return cls(secret, username=username, variable=variable)
 
 
 def require_token(value: object, expected: type[_Token], *, who: str) -> None:
