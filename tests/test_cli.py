@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -131,6 +132,34 @@ def test_check_reports_identity_and_problems(world: World, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "acme/nope" in out
     assert JIRA_SECRET not in out and BB_SECRET not in out
+
+
+def test_check_on_data_center(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with make_world(tmp_path, flavor="datacenter", prs=3) as dc:
+        for name, value in dc.env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["check", "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert (doc["jira"]["flavor"], doc["bitbucket"]["flavor"]) == ("datacenter", "datacenter")
+        assert doc["bitbucket"]["user"]
+        assert {r.auth_scheme for r in dc.jira.requests + dc.bitbucket.requests} == {"bearer"}
+
+
+def test_progress_bar_follows_the_engine() -> None:
+    from rich.console import Console
+
+    from jirabucket._output import progress_bar
+
+    console = Console(force_terminal=True, file=io.StringIO())
+    with progress_bar(console, enabled=True) as bar:
+        bar(3, 10)
+        assert bar._progress is not None
+        task = bar._progress.tasks[0]
+        assert (task.completed, task.total) == (3, 10)
+    with progress_bar(Console(file=io.StringIO()), enabled=True) as quiet:
+        assert quiet._progress is None  # not a terminal: no bar
 
 
 def test_secrets_never_printed_logged_or_stored(world: World, capsys: pytest.CaptureFixture[str]) -> None:
