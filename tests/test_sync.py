@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from jirabucket._sync_apply import mentions_url
 from jirabucket.cli import main
 from jirabucket.testing import Faults
 from syncworld import World, make_world
@@ -47,6 +48,7 @@ def test_sync_links_exactly_the_expected_pairs(
     expected = world.scenario.expected_links()
     assert world.linked_pairs() == set(expected)
     assert doc["links_created"] == len(expected)
+    assert doc["comments_added"] == len(expected)  # every new pair gets its comment, none is mistaken as present
     assert doc["failed"] == []
     assert doc["pull_requests"] == len(world.scenario.pull_requests)
     assert set(doc["skipped_keys"]) == set(world.scenario.missing_keys) & set(doc["skipped_keys"])
@@ -56,7 +58,7 @@ def test_sync_links_exactly_the_expected_pairs(
         urls = [link["globalId"] for link in snap.remote_links]
         assert len(urls) == len(set(urls))
         for url in urls:
-            assert sum(url in c.text for c in snap.comments) == 1, (issue.key, url)
+            assert sum(c.text.endswith(url) for c in snap.comments) == 1, (issue.key, url)
     # every link says where it comes from
     some = next(iter(expected))
     link = world.jira.issue(some[0]).remote_links[0]
@@ -141,7 +143,7 @@ def test_comments_never_duplicated_when_answers_are_lost(
         for issue in world.scenario.issues:
             snap = world.jira.issue(issue.key)
             for link in snap.remote_links:
-                assert sum(link["globalId"] in c.text for c in snap.comments) == 1
+                assert sum(c.text.endswith(link["globalId"]) for c in snap.comments) == 1
 
 
 def test_final_state_under_faults_equals_fault_free(
@@ -221,3 +223,17 @@ def test_permanent_failure_exits_1_and_is_a_dead_letter(
         code, doc = run_cli(world, monkeypatch, capsys)
         assert code == 0
         assert len(world.jira.issue("ABC-1").remote_links) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Pull request acme/api #16 “x”: https://b/acme/api/pull-requests/16", False),
+        ("Pull request acme/api #1 “x”: https://b/acme/api/pull-requests/1", True),
+        ("see https://b/acme/api/pull-requests/1.", True),
+        ("see https://b/acme/api/pull-requests/1/diff", False),
+        ("(https://b/acme/api/pull-requests/1)", True),
+    ],
+)
+def test_comment_lookup_matches_whole_urls(text: str, found: bool) -> None:
+    assert mentions_url(text, "https://b/acme/api/pull-requests/1") is found

@@ -12,6 +12,7 @@ a duplicate.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,10 +24,18 @@ from jirabucket.models import Issue, PullRequest
 from jirabucket.report import SyncReport
 from jirabucket.state import StateStore
 
-__all__ = ["PairApplier", "PairTask", "pr_payload"]
+__all__ = ["PairApplier", "PairTask", "mentions_url", "pr_payload"]
 
 _RESOLVED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
 _TITLE_LIMIT = 250
+
+
+def mentions_url(text: str, url: str) -> bool:
+    """Return whether ``text`` contains ``url`` as a whole URL.
+
+    A plain substring test is wrong: ``.../pull-requests/1`` is inside ``.../pull-requests/16``.
+    """
+    return re.search(re.escape(url) + r"(?![\w/-])", text) is not None
 
 
 def pr_payload(pr: PullRequest) -> dict[str, Any]:
@@ -120,7 +129,7 @@ class PairApplier:
         if state == "done":
             return
         # Never seen, or a post whose outcome is unknown: Jira itself is the truth.
-        if any(url in text for text in self._comment_texts(task.issue, fresh=state == "pending")):
+        if any(mentions_url(text, url) for text in self._comment_texts(task.issue, fresh=state == "pending")):
             self._store.set_comment_state(task.issue, url, "done")
             return
         self._store.set_comment_state(task.issue, url, "pending")
