@@ -160,13 +160,15 @@ def test_transitions_and_transition_by_name_or_status(sim: Sim, jira: JiraClient
     sim.add_issue("ABC-1", status="To Do")
     options = jira.transitions("ABC-1")
     assert Transition(options[0].id, "Start work", "In Progress") in options
+    sim.clear_requests()
     assert jira.transition("ABC-1", "start WORK") is True
     assert sim.issue("ABC-1").status == "In Progress"
+    assert [r.method for r in sim.requests] == ["GET", "POST"]  # status and transitions in one read
     assert jira.transition("ABC-1", "in review") is True  # by target status
     assert sim.issue("ABC-1").status == "In Review"
     sim.clear_requests()
     assert jira.transition("ABC-1", "In Review") is False  # already there: no write
-    assert not any(r.is_write for r in sim.requests)
+    assert [r.method for r in sim.requests] == ["GET"]
     with pytest.raises(PermanentError, match="no transition"):
         jira.transition("ABC-1", "Reopen")
     assert sim.issue("ABC-1").status == "In Review"

@@ -120,6 +120,7 @@ CASES = [
     Case("jira", "GET", "/rest/api/3/serverInfo", 200),
     Case("jira", "GET", "/rest/api/3/issue/ABC-1", 200),
     Case("jira", "GET", "/rest/api/3/issue/ABC-1?fields=summary,status,project", 200),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-1?fields=status&expand=transitions", 200),
     Case(
         "jira",
         "POST",

@@ -243,11 +243,13 @@ class JiraApi:
             ApiError: A request failed.
         """
         wanted = name_or_status.casefold()
-        fields = self._call("GET", f"issue/{js.check_issue_key(key)}", params={"fields": "status"})
-        current = str(fields.get("fields", {}).get("status", {}).get("name", ""))
+        # One read gives both the current status and the transitions available from it.
+        params = {"fields": "status", "expand": "transitions"}
+        data = self._call("GET", f"issue/{js.check_issue_key(key)}", params=params)
+        current = str(data.get("fields", {}).get("status", {}).get("name", ""))
         if current.casefold() == wanted:
             return False
-        options = self.transitions(key)
+        options = [js.transition_from_json(item) for item in data.get("transitions", [])]
         match = next((t for t in options if t.name.casefold() == wanted), None) or next(
             (t for t in options if t.to_status.casefold() == wanted), None)
         if match is None:

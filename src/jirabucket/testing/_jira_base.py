@@ -146,7 +146,11 @@ class JiraSimulatorBase(SimulatorBase):
     def _get_issue(self, request: Request) -> Response:
         issue = self._state.get(request.params["key"])
         fields = parse_fields(request.query.get("fields"))
-        return json_response(200, self._view(request).issue(issue, fields))
+        view = self._view(request)
+        body = view.issue(issue, fields)
+        if "transitions" in ",".join(request.query.get("expand", [])).split(","):
+            body["transitions"] = view.transitions(issue)["transitions"]
+        return json_response(200, body)
 
     def _get_links(self, request: Request) -> Response:
         issue = self._state.get(request.params["key"])
