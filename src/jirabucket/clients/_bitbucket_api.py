@@ -11,7 +11,7 @@ from atlassian import Bitbucket
 from atlassian.bitbucket.cloud import Cloud
 
 from jirabucket.clients import _bitbucket_json as bj
-from jirabucket.clients._http import Transport, check_base_url, make_session
+from jirabucket.clients._http import ApiBase, Transport, check_base_url, rest_options
 from jirabucket.errors import AuthError, ConfigError, NotFound
 from jirabucket.models import PR_STATES, Branch, Commit, PullRequest, User
 from jirabucket.settings import infer_bitbucket_flavor
@@ -45,7 +45,7 @@ def _with_params(url: str, params: Mapping[str, Any]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-class BitbucketApi:
+class BitbucketApi(ApiBase):
     """Bitbucket's REST API, blocking calls in the calling thread, no retries.
 
     Args:
@@ -68,11 +68,7 @@ class BitbucketApi:
         base = check_base_url(url, what="Bitbucket")
         self.flavor: BitbucketFlavor = flavor or infer_bitbucket_flavor(base)
         self._cloud = self.flavor == "cloud"
-        options: dict[str, Any] = {
-            "session": make_session(token.auth()),
-            "backoff_and_retry": False,  # no urllib3 Retry: the queue retries
-            "retry_with_header": False,  # no one-shot sleep on 429: the queue waits
-        }
+        options = rest_options(token.auth())
         if self._cloud:
             # The web host serves no API; Cloud() appends /2.0 itself.
             base = base.replace("://bitbucket.org", "://api.bitbucket.org")
@@ -80,20 +76,6 @@ class BitbucketApi:
         else:
             rest = cast(Any, Bitbucket)(base, cloud=False, **options)
         self._http = Transport(rest, timeout=timeout)
-
-    @property
-    def base_url(self) -> str:
-        """The URL API paths are joined to (``.../2.0`` on Cloud)."""
-        return self._http.base_url
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests made so far."""
-        return self._http.request_count
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._http.close()
 
     def _repo_path(self, repo: str) -> str:
         owner, slug = bj.parse_repo(repo)

@@ -28,7 +28,7 @@ from jirabucket.errors import (
 from jirabucket.queue import retry_after_from_headers
 from jirabucket.settings import check_url
 
-__all__ = ["Transport", "check_base_url", "host_key", "make_session", "origin_of"]
+__all__ = ["ApiBase", "Transport", "check_base_url", "host_key", "make_session", "origin_of", "rest_options"]
 
 _NETWORK_ERRORS = (
     requests.ConnectionError,
@@ -264,3 +264,35 @@ class Transport:
     def close(self) -> None:
         """Close the session and its connections."""
         self._rest.close()
+
+
+def rest_options(auth: requests.auth.AuthBase) -> dict[str, Any]:
+    """Return the options every atlassian-python-api object is built with.
+
+    Its own retries are off, so the queue alone decides when to try again.
+    """
+    return {
+        "session": make_session(auth),
+        "backoff_and_retry": False,  # no urllib3 Retry: the queue retries
+        "retry_with_header": False,  # no one-shot sleep on 429: the queue waits
+    }
+
+
+class ApiBase:
+    """What the synchronous APIs share: their transport, its base URL and request count."""
+
+    _http: Transport
+
+    @property
+    def base_url(self) -> str:
+        """The URL API paths are joined to."""
+        return self._http.base_url
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests made so far."""
+        return self._http.request_count
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._http.close()

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from atlassian import Jira, JiraCloud
 
 from jirabucket.clients import _jira_json as js
-from jirabucket.clients._http import Transport, check_base_url, make_session
+from jirabucket.clients._http import ApiBase, Transport, check_base_url, rest_options
 from jirabucket.errors import PermanentError
 from jirabucket.models import Comment, Issue, IssueLookup, RemoteLink, Transition, User
 from jirabucket.settings import infer_jira_flavor
@@ -28,7 +28,7 @@ _BITBUCKET_ICON = {"url16x16": "https://bitbucket.org/favicon.ico", "title": "Bi
 
 
 
-class JiraApi:
+class JiraApi(ApiBase):
     """Jira's REST API, one blocking HTTP request (or a few) per call, no retries.
 
     The sync engine calls it inside queue tasks; :class:`~jirabucket.clients.JiraClient`
@@ -53,27 +53,9 @@ class JiraApi:
         self.flavor: JiraFlavor = flavor or infer_jira_flavor(base)
         self._cloud = self.flavor == "cloud"
         self._root = "rest/api/3" if self._cloud else "rest/api/2"
-        options: dict[str, Any] = {
-            "session": make_session(token.auth()),
-            "backoff_and_retry": False,  # no urllib3 Retry: the queue retries
-            "retry_with_header": False,  # no one-shot sleep on 429: the queue waits
-        }
+        options = rest_options(token.auth())
         rest = JiraCloud(base, api_version=3, **options) if self._cloud else Jira(base, **options)
         self._http = Transport(rest, timeout=timeout)
-
-    @property
-    def base_url(self) -> str:
-        """The Jira base URL requests go to."""
-        return self._http.base_url
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests made so far."""
-        return self._http.request_count
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._http.close()
 
     def _call(self, method: str, path: str, **options: Any) -> Any:
         return self._http.call(method, f"{self._root}/{path}", **options)
