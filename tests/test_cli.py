@@ -248,3 +248,39 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
             monkeypatch.setenv(name, value)
         assert main(["sync", "--quiet"]) == 0
         assert world.final_state() == expected
+
+
+def test_interrupt_while_reading_stops_promptly(world: World) -> None:
+    world.bitbucket.set_faults(Faults(latency=0.4))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jirabucket.cli", "sync", "--quiet"],
+        env=_env(world),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: len(world.bitbucket.requests) >= 2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    # Without a prompt stop every page and commit list (22 reads) would still be fetched.
+    assert len(world.bitbucket.requests) < 15
+
+
+def test_resumed_work_that_fails_makes_exit_1(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from jirabucket.queue import Journal
+    from jirabucket.state import DB_NAME
+
+    assert main(["sync", "--quiet"]) == 0
+    journal = Journal(world.state_dir / DB_NAME)  # a crashed run left a step for a since-deleted issue
+    args = {
+        "issue": "ABC-999",
+        "pr": {"repo": "acme/api", "id": 1, "title": "t", "url": "https://b/1", "state": "OPEN"},
+        "comment": False,
+        "transition": None,
+    }
+    key = "jira:" + world.jira.url.split("//")[1]
+    journal.record_submit((journal.next_id(), "sync.link", key, json.dumps(args), None, True, "ABC-999"))
+    journal.close()
+    assert main(["sync", "--json"]) == 1
+    failed = json.loads(capsys.readouterr().out)["failed"]
+    assert [(f["operation"], f["target"]) for f in failed] == [("sync.link", "ABC-999 <- acme/api#1")]

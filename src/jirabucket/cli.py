@@ -22,7 +22,7 @@ from jirabucket import __version__
 from jirabucket._output import describe_args, print_dead_letters, print_plan, print_summary, progress_bar
 from jirabucket.errors import AuthError, ConfigError, JirabucketError, StateLocked
 from jirabucket.queue import Journal
-from jirabucket.report import SyncReport
+from jirabucket.report import Failure, SyncReport
 from jirabucket.runtime import Runtime, open_runtime
 from jirabucket.settings import Settings, default_state_dir, load_settings
 from jirabucket.state import DB_NAME, StateLock
@@ -115,10 +115,17 @@ def run_sync(
         settings=rt.settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=rt.store,
         dry_run=dry_run, full=full, on_progress=on_progress,
     )
+    known_dead = {d.id for d in rt.queue.dead_letters()}
     if not dry_run:
         rt.queue.resume()
     report = engine.run()
     rt.queue.join()
+    # Work resumed from an earlier run has no future here: its failures show as new dead letters.
+    listed = {(f.operation, f.target) for f in report.failed}
+    for dead in rt.queue.dead_letters():
+        failure = Failure(dead.operation, describe_args(dead.args), dead.error)
+        if dead.id not in known_dead and (failure.operation, failure.target) not in listed:
+            report.fail(failure)
     return report
 
 

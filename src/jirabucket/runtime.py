@@ -19,7 +19,7 @@ from jirabucket.tokens import BitbucketToken, JiraToken
 __all__ = ["Runtime", "build_queue", "open_runtime"]
 
 _CLOSE_TIMEOUT = 30.0
-_INTERRUPT_TIMEOUT = 0.5
+_INTERRUPT_TIMEOUT = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,12 @@ class SyncEngine:
         before = self._jira.api.request_count + self._bb.api.request_count
         repos = self._settings.bitbucket.repositories
         # Reader threads only wait on queue futures; the queue's limits still govern every request.
-        with ThreadPoolExecutor(max_workers=len(repos), thread_name_prefix="jirabucket-read") as readers:
+        readers = ThreadPoolExecutor(max_workers=len(repos), thread_name_prefix="jirabucket-read")
+        try:
             batches = list(readers.map(self._read_repo, repos))
+        finally:
+            # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
+            readers.shutdown(wait=False, cancel_futures=True)
         self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys})
         # The most recently updated PR naming an issue decides its transition, across all repositories.
         latest = _latest_pr_per_issue((pr, batch.keys[pr.id]) for batch in batches for pr in batch.prs)

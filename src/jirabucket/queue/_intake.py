@@ -36,11 +36,11 @@ class _Intake(_Runner):
             if self._closed:
                 raise QueueClosed("the queue is closed and takes no new task")
             if task.idem_key is not None and (known := self._idem.get(task.idem_key)):
-                return known.future
+                return self._merged(known, task_id)
             if self._pending >= self._max_pending:
                 self._wait_for_room()
                 if task.idem_key is not None and (known := self._idem.get(task.idem_key)):
-                    return known.future
+                    return self._merged(known, task_id)
             if task.idem_key is not None:
                 self._idem[task.idem_key] = task
             journal = self._journal
@@ -59,6 +59,12 @@ class _Intake(_Runner):
             self._counts[0] += 1
             self._admit(task, ks)
         return task.future
+
+    def _merged(self, known: _Task, task_id: int | None) -> Future[Any]:
+        """Return the future of the pending twin; a stored duplicate row is retired, as the twin runs."""
+        if task_id is not None and self._journal is not None:
+            self._journal.record_done(task_id)
+        return known.future
 
     def _wait_for_room(self) -> None:
         """Block until the queue has room (lock held), or raise."""
@@ -138,13 +144,16 @@ class _Intake(_Runner):
             chosen = [d.id for d in self._journal.dead_letters()
                       if (wanted is None or d.id in wanted)
                       and (d.key, d.operation) in self._handlers]
+            # Already pending rows in the journal: a failure below leaves them for resume().
             taken = self._journal.take_dead_letters(chosen)
-            return sum(self._resubmit(stored, None) is not None for stored in taken)
+            return sum(self._resubmit(stored, stored.id) is not None for stored in taken)
         with self._lock:
             chosen = list(self._dead) if ids is None else [i for i in ids if i in self._dead]
-            tasks = [self._dead.pop(i)[1] for i in chosen]
-        for old in tasks:
+        for dead_id in chosen:
+            old = self._dead[dead_id][1]
             self._enqueue(_Task(old.operation, old.key, old.args, old.handler, old.idempotent,
                                 old.idem_key, old.subkey, old.policy), None, None)
-        return len(tasks)
+            with self._lock:
+                del self._dead[dead_id]  # only once it is queued again
+        return len(chosen)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from jirabucket.errors import ApiError, OutcomeUnknown, RateLimited
+from jirabucket.errors import OutcomeUnknown, RateLimited, TransientError
 from jirabucket.queue._dispatch import _Dispatcher
 from jirabucket.queue._task import _KeyState, _Task
 from jirabucket.queue.events import AttemptEvent, AttemptHook
@@ -110,7 +110,9 @@ class _Runner(_Dispatcher):
         policy = task.policy
         outcome = policy.classify(exc, idempotent=task.idempotent)
         now = self._clock()
-        server_wait = exc.retry_after if isinstance(exc, ApiError) else None
+        # A wait asked for on a 4xx that will never succeed (say a 404 that happens to carry
+        # X-RateLimit-Reset) must not pause every task of the host.
+        server_wait = exc.retry_after if isinstance(exc, RateLimited | TransientError) else None
         pause = server_wait is not None or isinstance(exc, RateLimited)
         with self._lock:
             # Under the lock so that seeded jitter is drawn in a deterministic order.

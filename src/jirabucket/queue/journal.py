@@ -185,10 +185,18 @@ class Journal:
         ops = self._ops
         if not ops:
             return
+        taken = [ops.popleft() for _ in range(len(ops))]
         batch: dict[str, list[tuple[Any, ...]]] = {"i": [], "u": [], "d": [], "x": []}
-        while ops:
-            kind, row = ops.popleft()
+        for kind, row in taken:
             batch[kind].append(row)
+        try:
+            self._write_batch(batch)
+        except BaseException:
+            # Nothing of the batch was committed: put it back, ahead of newer changes, for the next try.
+            ops.extendleft(reversed(taken))
+            raise
+
+    def _write_batch(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -248,13 +256,17 @@ class Journal:
         ]
 
     def take_dead_letters(self, ids: Iterable[int]) -> list[StoredTask]:
-        """Remove dead letters and return them as tasks to submit again.
+        """Turn dead letters back into pending tasks, in one transaction, and return them.
+
+        A dead letter is never only deleted: it becomes a pending task row (new id,
+        attempts from zero) in the same commit, so if submitting it fails or the
+        process dies, the next ``resume()`` still finds it.
 
         Args:
             ids: The dead letter ids to take; unknown ids are ignored.
 
         Returns:
-            The removed dead letters (attempt counts as they were).
+            The new pending tasks.
         """
         wanted = sorted(set(ids))
         with self._db_lock:
@@ -269,7 +281,13 @@ class Journal:
                 ).fetchone()
                 if row is not None:
                     self._conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
-                    taken.append(_stored(row))
+                    task = _stored((self.next_id(), *row[1:7], 0))
+                    self._conn.execute(
+                        "INSERT INTO tasks (id, operation, key, args, idempotency_key, idempotent, subkey,"
+                        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (task.id, *row[1:4], task.idempotency_key, task.idempotent, task.subkey, time.time()),
+                    )
+                    taken.append(task)
             self._conn.execute("COMMIT")
         return taken
 
