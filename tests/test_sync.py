@@ -237,3 +237,23 @@ def test_permanent_failure_exits_1_and_is_a_dead_letter(
 )
 def test_comment_lookup_matches_whole_urls(text: str, found: bool) -> None:
     assert mentions_url(text, "https://b/acme/api/pull-requests/1") is found
+
+
+def test_transition_by_name_survives_lost_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with make_world(tmp_path, flavor="cloud", prs=0) as world:
+        world.config.write_text(world.config.read_text().replace('open = "In Review"', 'open = "Submit for review"'))
+        world.bitbucket.add_repository("acme/api")
+        world.bitbucket.add_repository("acme/web")
+        for n in range(1, 21):
+            world.jira.add_issue(f"ABC-{n}", summary="x", status="To Do")
+            world.bitbucket.add_pull_request("acme/api", title=f"ABC-{n} change", source_branch=f"b{n}")
+        world.jira.set_faults(Faults(reset_after_write_rate=0.5, methods=frozenset({"POST"})))
+        code, doc = run_cli(world, monkeypatch, capsys)
+        assert code == 0, doc
+        lost = [r for r in world.jira.requests if r.path.endswith("/transitions") and r.fault == "reset_after_write"]
+        assert lost  # some transitions happened without their answer
+        assert doc["warnings"] == []
+        assert {world.jira.issue(f"ABC-{n}").status for n in range(1, 21)} == {"In Review"}
+        assert all(world.jira.issue(f"ABC-{n}").transitions_applied == ("Submit for review",) for n in range(1, 21))

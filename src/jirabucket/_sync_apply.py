@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jirabucket.clients import JiraApi
-from jirabucket.errors import PermanentError
-from jirabucket.models import Issue, PullRequest
+from jirabucket.clients import JiraApi, no_transition_error
+from jirabucket.models import Issue, PullRequest, Transition
 from jirabucket.report import SyncReport
 from jirabucket.state import StateStore
 
@@ -153,16 +152,21 @@ class PairApplier:
         url, state, target = str(task.pr["url"]), str(task.pr["state"]), str(task.transition)
         if self._store.transition_done(task.issue, url, state):
             return
-        try:
-            moved = self._jira.transition(task.issue, target)
-        except PermanentError as exc:
-            if exc.status is not None:
-                raise
-            self._report.warn(f"{task.issue}: cannot move to {target!r} ({exc})")
+        current, options = self._jira.status_and_transitions(task.issue)
+        # A transition sent before whose answer was lost: if the issue is where it led, it happened.
+        arrived = {target.casefold(), (self._store.pending_transition(task.issue, url, state) or "").casefold()}
+        if current.casefold() in arrived:
+            self._store.record_transition(task.issue, url, state)
             return
+        match = Transition.pick(options, target)
+        if match is None:
+            error = no_transition_error(task.issue, current, target, options)
+            self._report.warn(f"{task.issue}: cannot move to {target!r} ({error})")
+            return
+        self._store.set_pending_transition(task.issue, url, state, match.to_status)
+        self._jira.apply_transition(task.issue, match.id)
         self._store.record_transition(task.issue, url, state)
-        if moved:
-            self._report.add(transitions=1)
+        self._report.add(transitions=1)
 
     def plan(self, task: PairTask, issue: Issue) -> Iterator[tuple[str, str]]:
         """Say what the handlers would write for a task, without writing or asking Jira.

@@ -7,7 +7,7 @@ raw Atlassian payload.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -172,6 +172,23 @@ class Transition:
     id: str
     name: str
     to_status: str
+
+    @staticmethod
+    def pick(options: Sequence[Transition], name_or_status: str) -> Transition | None:
+        """Return the transition named ``name_or_status``, else one leading to that status.
+
+        Both compare case-insensitively; a name wins over a target status.
+
+        Args:
+            options: The transitions available now.
+            name_or_status: A transition name or a status name.
+
+        Returns:
+            The matching transition, or ``None``.
+        """
+        wanted = name_or_status.casefold()
+        by_name = next((t for t in options if t.name.casefold() == wanted), None)
+        return by_name or next((t for t in options if t.to_status.casefold() == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)

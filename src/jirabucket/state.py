@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS sync_comments (
 CREATE TABLE IF NOT EXISTS sync_transitions (
     issue TEXT NOT NULL, global_id TEXT NOT NULL, pr_state TEXT NOT NULL,
     PRIMARY KEY (issue, global_id, pr_state));
+CREATE TABLE IF NOT EXISTS sync_transitions_pending (
+    issue TEXT NOT NULL, global_id TEXT NOT NULL, pr_state TEXT NOT NULL, to_status TEXT NOT NULL,
+    PRIMARY KEY (issue, global_id, pr_state));
 """
 
 CommentState = Literal["pending", "done"]
@@ -172,8 +175,23 @@ class StateStore:
 
     def record_transition(self, issue: str, global_id: str, pr_state: str) -> None:
         """Remember that this PR state has been applied to this issue."""
+        key = (issue, global_id, pr_state)
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO sync_transitions VALUES (?, ?, ?)", (issue, global_id, pr_state))
+            db.execute("INSERT OR IGNORE INTO sync_transitions VALUES (?, ?, ?)", key)
+            db.execute("DELETE FROM sync_transitions_pending WHERE issue = ? AND global_id = ? AND pr_state = ?", key)
+
+    def pending_transition(self, issue: str, global_id: str, pr_state: str) -> str | None:
+        """Return the status a transition was about to move the issue to, if one was started."""
+        sql = "SELECT to_status FROM sync_transitions_pending WHERE issue = ? AND global_id = ? AND pr_state = ?"
+        return self._one(sql, (issue, global_id, pr_state))
+
+    def set_pending_transition(self, issue: str, global_id: str, pr_state: str, to_status: str) -> None:
+        """Record, before sending it, where a transition will move the issue (its answer may be lost)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sync_transitions_pending VALUES (?, ?, ?, ?)",
+                (issue, global_id, pr_state, to_status),
+            )
 
     def close(self) -> None:
         """Close the database connection."""

@@ -11,8 +11,8 @@ the only one that imports atlassian-python-api; its errors are translated into
 from __future__ import annotations
 
 from jirabucket.clients._bitbucket_api import BitbucketApi
-from jirabucket.clients._jira_api import JiraApi
+from jirabucket.clients._jira_api import JiraApi, no_transition_error
 from jirabucket.clients.bitbucket import BitbucketClient
 from jirabucket.clients.jira import JiraClient
 
-__all__ = ["BitbucketApi", "BitbucketClient", "JiraApi", "JiraClient"]
+__all__ = ["BitbucketApi", "BitbucketClient", "JiraApi", "JiraClient", "no_transition_error"]

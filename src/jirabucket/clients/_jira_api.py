@@ -224,19 +224,41 @@ class JiraApi(ApiBase):
             PermanentError: No available transition has that name or target status.
             ApiError: A request failed.
         """
-        wanted = name_or_status.casefold()
-        # One read gives both the current status and the transitions available from it.
+        current, options = self.status_and_transitions(key)
+        if current.casefold() == name_or_status.casefold():
+            return False
+        match = Transition.pick(options, name_or_status)
+        if match is None:
+            raise no_transition_error(key, current, name_or_status, options)
+        self.apply_transition(key, match.id)
+        return True
+
+    def status_and_transitions(self, key: str) -> tuple[str, list[Transition]]:
+        """Return the issue's status and the transitions available from it, in one request.
+
+        Raises:
+            ConfigError: ``key`` is not an issue key.
+            ApiError: The request failed.
+        """
         params = {"fields": "status", "expand": "transitions"}
         data = self._call("GET", f"issue/{js.check_issue_key(key)}", params=params)
         current = str(data.get("fields", {}).get("status", {}).get("name", ""))
-        if current.casefold() == wanted:
-            return False
-        options = [js.transition_from_json(item) for item in data.get("transitions", [])]
-        match = next((t for t in options if t.name.casefold() == wanted), None) or next(
-            (t for t in options if t.to_status.casefold() == wanted), None)
-        if match is None:
-            names = ", ".join(f"{t.name} -> {t.to_status}" for t in options) or "none"
-            raise PermanentError(f"{key} is in {current!r}: no transition named or leading to "
-                                 f"{name_or_status!r} (available: {names})")
-        self._call("POST", f"issue/{key}/transitions", json={"transition": {"id": match.id}})
-        return True
+        return current, [js.transition_from_json(item) for item in data.get("transitions", [])]
+
+    def apply_transition(self, key: str, transition_id: str) -> None:
+        """Run the transition with ``transition_id`` on the issue.
+
+        Raises:
+            ConfigError: ``key`` is not an issue key.
+            ApiError: The request failed (400 when it is not available now).
+        """
+        body = {"transition": {"id": transition_id}}
+        self._call("POST", f"issue/{js.check_issue_key(key)}/transitions", json=body)
+
+
+def no_transition_error(key: str, current: str, wanted: str, options: Sequence[Transition]) -> PermanentError:
+    """Return the error for a transition that is not available from the current status."""
+    names = ", ".join(f"{t.name} -> {t.to_status}" for t in options) or "none"
+    return PermanentError(
+        f"{key} is in {current!r}: no transition named or leading to {wanted!r} (available: {names})"
+    )
