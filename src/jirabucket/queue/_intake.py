@@ -40,6 +40,7 @@ class _Intake(_Runner):
             if self._pending >= self._max_pending:
                 self._wait_for_room()
                 if task.idem_key is not None and (known := self._idem.get(task.idem_key)):
+                    self._not_full.notify()  # we were woken for a slot we do not take: pass it on
                     return self._merged(known, task_id)
             if task.idem_key is not None:
                 self._idem[task.idem_key] = task
