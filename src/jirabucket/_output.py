@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from jirabucket.queue import DeadLetter
-from jirabucket.report import SyncReport
+from jirabucket.report import SyncReport, describe_target
 
 _SHOWN = 5
 
@@ -95,13 +95,5 @@ def print_dead_letters(console: Console, letters: Sequence[DeadLetter]) -> None:
     for column in ("id", "operation", "target", "attempts", "error"):
         table.add_column(column)
     for d in letters:
-        table.add_row(str(d.id), d.operation, describe_args(d.args), str(d.attempts), d.error)
+        table.add_row(str(d.id), d.operation, describe_target(d.args), str(d.attempts), d.error)
     console.print(table)
-
-
-def describe_args(args: Mapping[str, object]) -> str:
-    """A short description of a task's target from its arguments."""
-    pr = args.get("pr")
-    if isinstance(pr, Mapping):
-        return f"{args.get('issue')} <- {pr.get('repo')}#{pr.get('id')}"
-    return ", ".join(f"{k}={v}" for k, v in args.items())[:80]

@@ -19,10 +19,10 @@ from typing import Any
 from rich.console import Console
 
 from jirabucket import __version__
-from jirabucket._output import describe_args, print_dead_letters, print_plan, print_summary, progress_bar
+from jirabucket._output import print_dead_letters, print_plan, print_summary, progress_bar
 from jirabucket.errors import AuthError, ConfigError, JirabucketError, StateLocked
 from jirabucket.queue import Journal
-from jirabucket.report import Failure, SyncReport
+from jirabucket.report import Failure, SyncReport, describe_target
 from jirabucket.runtime import Runtime, open_runtime
 from jirabucket.settings import Settings, default_state_dir, load_settings
 from jirabucket.state import DB_NAME, StateLock
@@ -123,7 +123,7 @@ def run_sync(
     # Work resumed from an earlier run has no future here: its failures show as new dead letters.
     listed = {(f.operation, f.target) for f in report.failed}
     for dead in rt.queue.dead_letters():
-        failure = Failure(dead.operation, describe_args(dead.args), dead.error)
+        failure = Failure(dead.operation, describe_target(dead.args), dead.error)
         if dead.id not in known_dead and (failure.operation, failure.target) not in listed:
             report.fail(failure)
     return report
@@ -191,7 +191,7 @@ def cmd_failed(args: argparse.Namespace) -> int:
             journal.close()
     if args.json:
         _emit_json({"failed": [
-            {"id": d.id, "operation": d.operation, "target": describe_args(d.args), "attempts": d.attempts,
+            {"id": d.id, "operation": d.operation, "target": describe_target(d.args), "attempts": d.attempts,
              "error": d.error, "failed_at": d.failed_at} for d in letters]})
     else:
         print_dead_letters(_console(args), letters)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Failure", "PlannedAction", "SyncReport"]
+__all__ = ["Failure", "PlannedAction", "SyncReport", "describe_target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +101,18 @@ class SyncReport:
                 for p in self.plan
             ]
         return doc
+
+
+def describe_target(args: Mapping[str, object]) -> str:
+    """Return a short description of a queued task's target, e.g. ``ABC-1 <- acme/api#42``.
+
+    Args:
+        args: The task's JSON arguments.
+
+    Returns:
+        One short line.
+    """
+    pr = args.get("pr")
+    if isinstance(pr, Mapping):
+        return f"{args.get('issue')} <- {pr.get('repo')}#{pr.get('id')}"
+    return ", ".join(f"{k}={v}" for k, v in args.items())[:80]

@@ -24,7 +24,7 @@ from jirabucket.errors import JirabucketError
 from jirabucket.keys import find_keys
 from jirabucket.models import Issue, PullRequest
 from jirabucket.queue import TaskQueue
-from jirabucket.report import Failure, PlannedAction, SyncReport
+from jirabucket.report import Failure, PlannedAction, SyncReport, describe_target
 from jirabucket.settings import Settings
 from jirabucket.state import StateStore
 
@@ -163,8 +163,9 @@ class SyncEngine:
                 if self._dry_run:
                     self._plan(task, issue)
                     continue
+                target_text = describe_target(task.to_args())  # the same words a dead letter gets
                 for operation, future in self._submit_pair(task):
-                    futures[future] = (operation, f"{key} <- {pr.repo}#{pr.id}")
+                    futures[future] = (operation, target_text)
         self._queued += len(futures)
         self._progress()
         return futures
