@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from jirabucket.errors import ConfigError
-from jirabucket.settings import check_url, load_settings
+from jirabucket.hosts import check_url
+from jirabucket.settings import load_settings
 
 GOOD = """
 [jira]

@@ -11,22 +11,47 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Literal, cast, get_args
 
 __all__ = [
+    "DEFAULT_PR_STATES",
+    "FLAVORS",
     "PR_STATES",
     "Branch",
     "Comment",
     "Commit",
+    "Flavor",
     "Issue",
     "IssueLookup",
+    "PrState",
     "PullRequest",
     "RemoteLink",
     "Transition",
     "User",
+    "pr_state",
 ]
 
-#: Pull request states, normalised to upper case across Cloud and Data Center.
-PR_STATES = frozenset({"OPEN", "MERGED", "DECLINED", "SUPERSEDED"})
+#: Which product line a server is: Atlassian's Cloud or a self-hosted Data Center.
+Flavor = Literal["cloud", "datacenter"]
+FLAVORS: tuple[Flavor, ...] = get_args(Flavor)
+
+#: A pull request's state, normalised to upper case across Cloud and Data Center.
+PrState = Literal["OPEN", "MERGED", "DECLINED", "SUPERSEDED"]
+PR_STATES: frozenset[str] = frozenset(get_args(PrState))
+#: The states a sync reads (SUPERSEDED is Cloud-only and names no new work).
+DEFAULT_PR_STATES: tuple[PrState, ...] = ("OPEN", "MERGED", "DECLINED")
+
+
+def pr_state(text: str) -> PrState:
+    """Return ``text`` as a :data:`PrState` (case-insensitive).
+
+    Raises:
+        ValueError: It is not a pull request state.
+    """
+    state = text.upper()
+    if state not in PR_STATES:
+        raise ValueError(f"unknown pull request state {text!r}")
+    return cast(PrState, state)
 
 _STATUS_CATEGORIES = frozenset({"new", "indeterminate", "done"})
 
@@ -98,7 +123,7 @@ class PullRequest:
     id: int
     title: str
     description: str
-    state: str
+    state: PrState
     source_branch: str
     destination_branch: str
     web_url: str

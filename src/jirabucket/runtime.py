@@ -93,8 +93,9 @@ def open_runtime(
     journal = Journal(state_dir / DB_NAME) if durable else None
     store = StateStore(state_dir)
     queue = build_queue(settings, journal=journal, hooks=hooks)
-    jira = JiraClient.from_settings(settings, jira_token, queue=queue)
-    bitbucket = BitbucketClient.from_settings(settings, bitbucket_token, queue=queue)
+    jira = JiraClient(settings.jira.url, jira_token, flavor=settings.jira.flavor, queue=queue, timeout=settings.timeout)
+    bb = settings.bitbucket
+    bitbucket = BitbucketClient(bb.url, bitbucket_token, flavor=bb.flavor, queue=queue, timeout=settings.timeout)
     drain = _CLOSE_TIMEOUT
     try:
         yield Runtime(settings, queue, jira, bitbucket, store)

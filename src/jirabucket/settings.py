@@ -20,7 +20,6 @@ Environment variables read here:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -28,32 +27,26 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
-from urllib.parse import urlsplit
+from typing import Any
 
 from jirabucket._toml_schema import SCHEMA, check_table
 from jirabucket.errors import ConfigError
+from jirabucket.hosts import check_url, infer_bitbucket_flavor, infer_jira_flavor
+from jirabucket.models import FLAVORS, Flavor
 
 __all__ = [
     "BitbucketSettings",
-    "Flavor",
     "JiraSettings",
     "QueueSettings",
     "Settings",
     "SyncSettings",
-    "check_url",
     "default_state_dir",
-    "infer_bitbucket_flavor",
-    "infer_jira_flavor",
     "load_settings",
     "read_toml",
 ]
 
-Flavor = Literal["cloud", "datacenter"]
-_FLAVORS = ("cloud", "datacenter")
 _PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+")
-_BITBUCKET_CLOUD_HOSTS = frozenset({"bitbucket.org", "api.bitbucket.org"})
 DEFAULT_BITBUCKET_URL = "https://api.bitbucket.org"
 
 
@@ -121,59 +114,10 @@ class Settings:
         return self.queue.timeout
 
 
-def check_url(url: str, *, variable: str) -> str:
-    """Validate a service URL and return it without a trailing slash.
-
-    ``https`` is required; plain ``http`` is allowed only for loopback hosts
-    (127.0.0.0/8, ::1, localhost), so the simulators work and tokens never
-    cross a network in clear text.
-
-    Args:
-        url: The URL to check.
-        variable: Where it came from, for the message.
-
-    Returns:
-        The URL, normalised.
-
-    Raises:
-        ConfigError: The URL is malformed, carries credentials, or is plain http to a non-loopback host.
-    """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:  # also refuses ftp:// and bare hosts
-        raise ConfigError(f"{variable} must be an https:// URL like https://acme.atlassian.net, got {url!r}")
-    if parts.username or parts.password:
-        raise ConfigError(f"{variable} must not contain credentials: put tokens in the environment")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{variable} must not have a query or fragment: give the base URL only")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(f"{variable} uses plain http to {parts.hostname}: use https (http is for loopback only)")
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def infer_jira_flavor(url: str) -> Flavor:
-    """Return ``"cloud"`` for ``*.atlassian.net`` hosts, else ``"datacenter"``."""
-    host = (urlsplit(url).hostname or "").lower()
-    return "cloud" if host.endswith(".atlassian.net") else "datacenter"
-
-
-def infer_bitbucket_flavor(url: str) -> Flavor:
-    """Return ``"cloud"`` for ``bitbucket.org`` and ``api.bitbucket.org``, else ``"datacenter"``."""
-    return "cloud" if (urlsplit(url).hostname or "").lower() in _BITBUCKET_CLOUD_HOSTS else "datacenter"
-
-
 def _flavor(value: object, *, variable: str) -> Flavor:
-    if value not in _FLAVORS:
+    if value not in FLAVORS:
         raise ConfigError(f"{variable} must be 'cloud' or 'datacenter', got {value!r}")
-    return cast(Flavor, value)
+    return value
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:

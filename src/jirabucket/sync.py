@@ -22,15 +22,14 @@ from jirabucket._sync_apply import PairApplier, PairTask, pr_payload
 from jirabucket.clients import BitbucketClient, JiraClient
 from jirabucket.errors import JirabucketError
 from jirabucket.keys import find_keys
-from jirabucket.models import Issue, PullRequest
+from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
 from jirabucket.report import Failure, PlannedAction, SyncReport, describe_target
 from jirabucket.settings import Settings
 from jirabucket.state import StateStore
 
-__all__ = ["PR_STATES", "SyncEngine"]
+__all__ = ["SyncEngine"]
 
-PR_STATES = ("OPEN", "MERGED", "DECLINED")
 _LOOKUP_BATCH = 100
 
 ProgressCallback = Callable[[int, int], None]
@@ -117,7 +116,7 @@ class SyncEngine:
 
     def _read_repo(self, repo: str) -> _RepoBatch:
         since = None if self._full else self._store.cursor(repo)
-        prs = list(self._bb.pull_requests(repo, states=PR_STATES, updated_since=since))
+        prs = list(self._bb.pull_requests(repo, states=DEFAULT_PR_STATES, updated_since=since))
         if since is not None:
             prs = [pr for pr in prs if pr.updated > since]
         self.report.add(pull_requests=len(prs))

@@ -233,28 +233,3 @@ def test_cloud_pages_keep_q_state_and_sort_even_if_next_drops_them() -> None:
     assert second["q"] == 'updated_on > "2026-01-01T00:00:00+00:00"'
     assert second["sort"] == "-updated_on"
     assert second["pagelen"] == "50"
-
-
-def test_from_settings_uses_url_flavor_and_timeout(tmp_path: Any) -> None:
-    from jirabucket.settings import (
-        BitbucketSettings,
-        JiraSettings,
-        QueueSettings,
-        Settings,
-        SyncSettings,
-    )
-
-    settings = Settings(
-        jira=JiraSettings(url="https://jira.corp.example", flavor="cloud", projects=("ABC",)),
-        bitbucket=BitbucketSettings(url="https://git.corp.example", flavor="datacenter",
-                                    repositories=("PRJ/repo",)),
-        sync=SyncSettings(), queue=QueueSettings(timeout=7.5),
-        state_dir=tmp_path, config_path=tmp_path / "jirabucket.toml",
-    )
-    with JiraClient.from_settings(settings, JiraToken(SECRET, email="a@b.c")) as jira:
-        assert (jira.flavor, jira.key) == ("cloud", "jira:jira.corp.example")
-    with BitbucketClient.from_settings(settings, BitbucketToken(SECRET)) as bb, responses.RequestsMock() as mock:
-        assert bb.flavor == "datacenter"
-        mock.get("https://git.corp.example/rest/api/1.0/projects/PRJ/repos/repo", json={"slug": "repo"})
-        assert bb.repository("PRJ/repo") == {"slug": "repo"}
-        assert cast(Any, mock.calls[0].request).req_kwargs["timeout"] == 7.5

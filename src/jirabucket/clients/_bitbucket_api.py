@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from atlassian import Bitbucket
@@ -13,15 +13,13 @@ from atlassian.bitbucket.cloud import Cloud
 from jirabucket.clients import _bitbucket_json as bj
 from jirabucket.clients._http import ApiBase, Transport, check_base_url, rest_options
 from jirabucket.errors import AuthError, ConfigError, NotFound
-from jirabucket.models import PR_STATES, Branch, Commit, PullRequest, User
-from jirabucket.settings import infer_bitbucket_flavor
+from jirabucket.hosts import infer_bitbucket_flavor
+from jirabucket.models import DEFAULT_PR_STATES, PR_STATES, Branch, Commit, Flavor, PullRequest, User
 from jirabucket.tokens import BitbucketToken, require_token
 
-__all__ = ["DEFAULT_STATES", "BitbucketApi", "BitbucketFlavor"]
+__all__ = ["BitbucketApi"]
 
-BitbucketFlavor = Literal["cloud", "datacenter"]
 Cursor = str | int | None
-DEFAULT_STATES = ("OPEN", "MERGED", "DECLINED")
 _CLOUD_PAGE = 50  # Bitbucket Cloud's maximum pagelen for pull requests
 _DC_PAGE = 100
 _T = TypeVar("_T")
@@ -61,12 +59,12 @@ class BitbucketApi(ApiBase):
     """
 
     def __init__(
-        self, url: str, token: BitbucketToken, *, flavor: BitbucketFlavor | None = None,
+        self, url: str, token: BitbucketToken, *, flavor: Flavor | None = None,
         timeout: float = 30.0,
     ) -> None:
         require_token(token, BitbucketToken, who="BitbucketApi")
         base = check_base_url(url, what="Bitbucket")
-        self.flavor: BitbucketFlavor = flavor or infer_bitbucket_flavor(base)
+        self.flavor: Flavor = flavor or infer_bitbucket_flavor(base)
         self._cloud = self.flavor == "cloud"
         options = rest_options(token.auth())
         if self._cloud:
@@ -130,7 +128,7 @@ class BitbucketApi(ApiBase):
         return dict(self._http.call("GET", self._repo_path(repo)))
 
     def pull_requests_page(
-        self, repo: str, *, states: Sequence[str] = DEFAULT_STATES,
+        self, repo: str, *, states: Sequence[str] = DEFAULT_PR_STATES,
         updated_since: datetime | str | None = None, cursor: Cursor = None,
     ) -> tuple[list[PullRequest], Cursor]:
         """Return one page of pull requests, newest update first, and the next cursor.

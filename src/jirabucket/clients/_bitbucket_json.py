@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jirabucket.errors import ConfigError
-from jirabucket.models import Branch, Commit, PullRequest, User
+from jirabucket.models import Branch, Commit, PullRequest, User, pr_state
 
 __all__ = [
     "branch_from_cloud",
@@ -63,7 +63,7 @@ def pr_from_cloud(repo: str, data: Mapping[str, Any]) -> PullRequest:
         id=int(data["id"]),
         title=str(data.get("title") or ""),
         description=str(data.get("description") or ""),
-        state=str(data.get("state") or "OPEN").upper(),
+        state=pr_state(str(data.get("state") or "OPEN")),
         source_branch=str(_dict(_dict(data.get("source")).get("branch")).get("name") or ""),
         destination_branch=str(
             _dict(_dict(data.get("destination")).get("branch")).get("name") or ""
@@ -84,7 +84,7 @@ def pr_from_datacenter(repo: str, data: Mapping[str, Any]) -> PullRequest:
         id=int(data["id"]),
         title=str(data.get("title") or ""),
         description=str(data.get("description") or ""),
-        state=str(data.get("state") or "OPEN").upper(),
+        state=pr_state(str(data.get("state") or "OPEN")),
         source_branch=str(_dict(data.get("fromRef")).get("displayId") or ""),
         destination_branch=str(_dict(data.get("toRef")).get("displayId") or ""),
         web_url=str(first.get("href") or ""),

@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -25,10 +25,10 @@ from jirabucket.errors import (
     TransientError,
     error_for_status,
 )
+from jirabucket.hosts import check_url, origin_of, safe_url
 from jirabucket.queue import retry_after_from_headers
-from jirabucket.settings import check_url
 
-__all__ = ["ApiBase", "Transport", "check_base_url", "host_key", "make_session", "origin_of", "rest_options"]
+__all__ = ["ApiBase", "Transport", "check_base_url", "make_session", "rest_options"]
 
 _NETWORK_ERRORS = (
     requests.ConnectionError,
@@ -68,35 +68,14 @@ class RestApi(Protocol):
 def check_base_url(url: str, *, what: str) -> str:
     """Return ``url`` without a trailing slash after checking it is safe to send a token to.
 
-    The rules are :func:`jirabucket.settings.check_url`'s (https; plain http for loopback only),
-    applied again here because a client may be built without settings.
-
     Args:
         url: The server's base URL.
         what: The product, for messages (``"Jira"``, ``"Bitbucket"``).
 
-    Returns:
-        The URL with trailing slashes removed.
-
     Raises:
-        ConfigError: Not https (plain http is allowed for loopback only), no
-            host, credentials in the URL, or a query or fragment.
+        ConfigError: See :func:`jirabucket.hosts.check_url`.
     """
     return check_url(url, variable=f"the {what} URL")
-
-
-def host_key(url: str) -> str:
-    """Return ``host[:port]`` of ``url``, lower case, without credentials."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def origin_of(url: str) -> tuple[str, str]:
-    """Return ``(scheme, host[:port])`` of ``url``, to compare where links point."""
-    return urlsplit(url).scheme.lower(), host_key(url)
 
 
 def make_session(auth: requests.auth.AuthBase) -> requests.Session:
@@ -118,13 +97,6 @@ def make_session(auth: requests.auth.AuthBase) -> requests.Session:
     return session
 
 
-def _safe_url(url: str) -> str:
-    """Return ``url`` without any user info, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
 def _body_excerpt(response: requests.Response) -> str:
     """Return the start of a response body with anything credential-like masked."""
     text = response.content[: _BODY_KEEP * 4].decode("utf-8", errors="replace")
@@ -142,7 +114,7 @@ def error_from_response(response: requests.Response, *, method: str) -> ApiError
         The error (not raised), carrying status, ``Retry-After`` and a body excerpt.
     """
     status = response.status_code
-    url = _safe_url(response.url or "")
+    url = safe_url(response.url or "")
     path = urlsplit(url).path
     cls = error_for_status(status)
     reason = f" {response.reason}" if response.reason else ""
@@ -216,7 +188,7 @@ class Transport:
         """
         if absolute and origin_of(path) != origin_of(self.base_url):
             raise PermanentError(
-                f"refusing to follow a link to another origin: {_safe_url(path)}", method=method
+                f"refusing to follow a link to another origin: {safe_url(path)}", method=method
             )
         response = self._send(method, path, params=params, json=json, absolute=absolute)
         if response.status_code >= 400:
@@ -252,9 +224,9 @@ class Transport:
         except _NETWORK_ERRORS as exc:
             where = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
             raise TransientError(
-                f"{method} {urlsplit(_safe_url(where)).path} failed: {type(exc).__name__}",
+                f"{method} {urlsplit(safe_url(where)).path} failed: {type(exc).__name__}",
                 method=method,
-                url=_safe_url(where),
+                url=safe_url(where),
             ) from None
         except requests.RequestException as exc:
             raise PermanentError(

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from atlassian import Jira, JiraCloud
 
 from jirabucket.clients import _jira_json as js
 from jirabucket.clients._http import ApiBase, Transport, check_base_url, rest_options
 from jirabucket.errors import PermanentError
-from jirabucket.models import Comment, Issue, IssueLookup, RemoteLink, Transition, User
-from jirabucket.settings import infer_jira_flavor
+from jirabucket.hosts import infer_jira_flavor
+from jirabucket.models import Comment, Flavor, Issue, IssueLookup, RemoteLink, Transition, User
 from jirabucket.tokens import JiraToken, require_token
 
-__all__ = ["JiraApi", "JiraFlavor"]
+__all__ = ["JiraApi"]
 
-JiraFlavor = Literal["cloud", "datacenter"]
 Cursor = str | int | None
 _BATCH = 100
 _FIELDS = ",".join(js.ISSUE_FIELDS)
@@ -46,11 +45,11 @@ class JiraApi(ApiBase):
     """
 
     def __init__(
-        self, url: str, token: JiraToken, *, flavor: JiraFlavor | None = None, timeout: float = 30.0
+        self, url: str, token: JiraToken, *, flavor: Flavor | None = None, timeout: float = 30.0
     ) -> None:
         require_token(token, JiraToken, who="JiraApi")
         base = check_base_url(url, what="Jira")
-        self.flavor: JiraFlavor = flavor or infer_jira_flavor(base)
+        self.flavor: Flavor = flavor or infer_jira_flavor(base)
         self._cloud = self.flavor == "cloud"
         self._root = "rest/api/3" if self._cloud else "rest/api/2"
         options = rest_options(token.auth())

@@ -7,20 +7,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from jirabucket.clients._bitbucket_api import (
-    DEFAULT_STATES,
-    BitbucketApi,
-    BitbucketFlavor,
-)
+from jirabucket.clients._bitbucket_api import BitbucketApi
 from jirabucket.clients._bitbucket_json import parse_repo, to_utc
-from jirabucket.clients._http import host_key
 from jirabucket.clients._queued import QueueLink
-from jirabucket.models import Branch, Commit, PullRequest, User
+from jirabucket.hosts import host_key
+from jirabucket.models import DEFAULT_PR_STATES, Branch, Commit, Flavor, PullRequest, User
 from jirabucket.tokens import BitbucketToken, require_token
 
 if TYPE_CHECKING:
     from jirabucket.queue import TaskQueue
-    from jirabucket.settings import Settings
 
 __all__ = ["BitbucketClient"]
 
@@ -41,12 +36,12 @@ class BitbucketClient:
     """
 
     def __init__(
-        self, url: str, token: BitbucketToken, *, flavor: BitbucketFlavor | None = None,
+        self, url: str, token: BitbucketToken, *, flavor: Flavor | None = None,
         queue: TaskQueue | None = None, timeout: float = 30.0,
     ) -> None:
         require_token(token, BitbucketToken, who="BitbucketClient")
         self.api = BitbucketApi(url, token, flavor=flavor, timeout=timeout)
-        self.flavor: BitbucketFlavor = self.api.flavor
+        self.flavor: Flavor = self.api.flavor
         self.key = self.queue_key(self.api.base_url)
         self._link = QueueLink(queue, key=self.key)
         self._link.register(self._handlers())
@@ -55,23 +50,6 @@ class BitbucketClient:
     def queue_key(url: str) -> str:
         """Return the queue key of a Bitbucket client for ``url``: ``"bitbucket:<host[:port]>"``."""
         return f"bitbucket:{host_key(url)}"
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, token: BitbucketToken, *, queue: TaskQueue | None = None
-    ) -> BitbucketClient:
-        """Build a client from validated settings.
-
-        Args:
-            settings: The loaded settings (``settings.bitbucket`` and ``settings.timeout``).
-            token: The Bitbucket token.
-            queue: A shared queue, or ``None`` for a private one.
-
-        Returns:
-            The client.
-        """
-        bb = settings.bitbucket
-        return cls(bb.url, token, flavor=bb.flavor, queue=queue, timeout=settings.timeout)
 
     def _handlers(self) -> dict[str, Any]:
         api = self.api
@@ -108,7 +86,7 @@ class BitbucketClient:
         return result
 
     def pull_requests(
-        self, repo: str, *, states: Sequence[str] = DEFAULT_STATES,
+        self, repo: str, *, states: Sequence[str] = DEFAULT_PR_STATES,
         updated_since: datetime | None = None,
     ) -> Iterator[PullRequest]:
         """Yield pull requests, newest update first, one queued page at a time, lazily.

@@ -6,15 +6,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from jirabucket.clients._http import host_key
-from jirabucket.clients._jira_api import JiraApi, JiraFlavor
+from jirabucket.clients._jira_api import JiraApi
 from jirabucket.clients._queued import QueueLink
-from jirabucket.models import Comment, Issue, IssueLookup, RemoteLink, Transition, User
+from jirabucket.hosts import host_key
+from jirabucket.models import Comment, Flavor, Issue, IssueLookup, RemoteLink, Transition, User
 from jirabucket.tokens import JiraToken, require_token
 
 if TYPE_CHECKING:
     from jirabucket.queue import TaskQueue
-    from jirabucket.settings import Settings
 
 __all__ = ["JiraClient"]
 
@@ -38,12 +37,12 @@ class JiraClient:
     """
 
     def __init__(
-        self, url: str, token: JiraToken, *, flavor: JiraFlavor | None = None,
+        self, url: str, token: JiraToken, *, flavor: Flavor | None = None,
         queue: TaskQueue | None = None, timeout: float = 30.0,
     ) -> None:
         require_token(token, JiraToken, who="JiraClient")
         self.api = JiraApi(url, token, flavor=flavor, timeout=timeout)
-        self.flavor: JiraFlavor = self.api.flavor
+        self.flavor: Flavor = self.api.flavor
         self.key = self.queue_key(self.api.base_url)
         self._link = QueueLink(queue, key=self.key)
         self._link.register(self._handlers())
@@ -52,23 +51,6 @@ class JiraClient:
     def queue_key(url: str) -> str:
         """Return the queue key of a Jira client for ``url``: ``"jira:<host[:port]>"``."""
         return f"jira:{host_key(url)}"
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, token: JiraToken, *, queue: TaskQueue | None = None
-    ) -> JiraClient:
-        """Build a client from validated settings.
-
-        Args:
-            settings: The loaded settings (``settings.jira`` and ``settings.timeout``).
-            token: The Jira token.
-            queue: A shared queue, or ``None`` for a private one.
-
-        Returns:
-            The client.
-        """
-        jira = settings.jira
-        return cls(jira.url, token, flavor=jira.flavor, queue=queue, timeout=settings.timeout)
 
     def _handlers(self) -> dict[str, Any]:
         api = self.api
