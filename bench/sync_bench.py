@@ -39,7 +39,7 @@ from atlassian import Jira  # noqa: TID251 - the baseline uses atlassian-python-
 from atlassian.bitbucket.cloud import Cloud  # noqa: TID251
 
 from jirabucket.cli import main as jirabucket_main
-from jirabucket.settings import QueueSettings
+from jirabucket.config import QueueSettings
 from jirabucket.testing import (
     BitbucketCloudSimulator,
     Faults,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from jirabucket.config import Settings, load_settings
 from jirabucket.testing import (
     BitbucketCloudSimulator,
     BitbucketDataCenterSimulator,
@@ -16,6 +17,7 @@ from jirabucket.testing import (
     Scenario,
     make_scenario,
 )
+from jirabucket.tokens import BitbucketToken, JiraToken
 
 JIRA_SECRET = "jira-SECRET-7c1e9a4b2d"
 BB_SECRET = "bb-SECRET-55f0c3e8a1"
@@ -35,7 +37,7 @@ merged = "Done"
 workers = 8
 per_host_concurrency = 4
 max_attempts = 10
-max_delay = 2
+max_delay = 0.2
 timeout = {timeout}
 """
 
@@ -53,6 +55,18 @@ class World:
     state_dir: Path
     env: dict[str, str]
     flavor: Flavor
+
+    def settings(self) -> Settings:
+        """The settings a sync against this world runs with (config file and environment)."""
+        return load_settings(config_path=self.config, environ=self.env)
+
+    def jira_token(self) -> JiraToken:
+        """The token the Jira simulator accepts (Basic with an email on Cloud)."""
+        return JiraToken(JIRA_SECRET, email=self.env.get("JIRA_EMAIL"))
+
+    def bitbucket_token(self) -> BitbucketToken:
+        """The token the Bitbucket simulator accepts."""
+        return BitbucketToken(BB_SECRET)
 
     def final_state(self) -> dict[str, Any]:
         """Links, comments and statuses of every issue, comparable across runs (URLs made port-free)."""

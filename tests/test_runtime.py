@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import responses
 
+from jirabucket.config import BitbucketSettings, JiraSettings, QueueSettings, Settings, SyncSettings
 from jirabucket.runtime import open_runtime
-from jirabucket.settings import BitbucketSettings, JiraSettings, QueueSettings, Settings, SyncSettings
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 SECRET = "s3cr3t-value-0123456789"

@@ -1,31 +1,84 @@
 """jirabucket: keep Jira and Bitbucket in sync from scripts, cron jobs and CI.
 
 The public API, re-exported here: typed tokens, the clients, the retrying queue,
-settings, the value models and the error tree. The simulators for tests live in
-:mod:`jirabucket.testing`.
+settings, the sync service, the value models and the error tree. The
+simulators for tests live in :mod:`jirabucket.testing`.
+
+Names are imported on first use (PEP 562), so ``import jirabucket`` — and the
+``jirabucket --help`` that runs it — does not pay for atlassian-python-api,
+requests and rich until a client, a queue or a sync is asked for.
 """
 
 from __future__ import annotations
 
-from jirabucket.clients import BitbucketClient, JiraClient
-from jirabucket.errors import (
-    ApiError,
-    AuthError,
-    ConfigError,
-    JirabucketError,
-    NotFound,
-    OutcomeUnknown,
-    PermanentError,
-    RateLimited,
-    StateLocked,
-    TransientError,
-)
-from jirabucket.models import Branch, Comment, Commit, Issue, IssueLookup, PullRequest, RemoteLink, Transition, User
-from jirabucket.queue import Journal, KeyLimit, RetryPolicy, TaskQueue
-from jirabucket.settings import Settings, load_settings
-from jirabucket.tokens import BitbucketToken, JiraToken
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from jirabucket.clients import BitbucketClient, JiraClient
+    from jirabucket.config import Settings, load_settings
+    from jirabucket.errors import (
+        ApiError,
+        AuthError,
+        ConfigError,
+        JirabucketError,
+        NotFound,
+        OutcomeUnknown,
+        PermanentError,
+        RateLimited,
+        StateLocked,
+        TransientError,
+    )
+    from jirabucket.models import (
+        Branch,
+        Comment,
+        Commit,
+        Issue,
+        IssueLookup,
+        PullRequest,
+        RemoteLink,
+        Transition,
+        User,
+    )
+    from jirabucket.queue import Journal, KeyLimit, RetryPolicy, TaskQueue
+    from jirabucket.sync import SyncReport
+    from jirabucket.tokens import BitbucketToken, JiraToken
+
+# Public name -> the module that defines it.
+_HOMES = {
+    "ApiError": "errors",
+    "AuthError": "errors",
+    "BitbucketClient": "clients",
+    "BitbucketToken": "tokens",
+    "Branch": "models",
+    "Comment": "models",
+    "Commit": "models",
+    "ConfigError": "errors",
+    "Issue": "models",
+    "IssueLookup": "models",
+    "JiraClient": "clients",
+    "JiraToken": "tokens",
+    "JirabucketError": "errors",
+    "Journal": "queue",
+    "KeyLimit": "queue",
+    "NotFound": "errors",
+    "OutcomeUnknown": "errors",
+    "PermanentError": "errors",
+    "PullRequest": "models",
+    "RateLimited": "errors",
+    "RemoteLink": "models",
+    "RetryPolicy": "queue",
+    "Settings": "config",
+    "StateLocked": "errors",
+    "SyncReport": "sync",
+    "TaskQueue": "queue",
+    "TransientError": "errors",
+    "Transition": "models",
+    "User": "models",
+    "load_settings": "config",
+}
 
 __all__ = [
     "ApiError",
@@ -52,9 +105,24 @@ __all__ = [
     "RetryPolicy",
     "Settings",
     "StateLocked",
+    "SyncReport",
     "TaskQueue",
     "TransientError",
     "Transition",
     "User",
     "load_settings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'jirabucket' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"jirabucket.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -1,7 +1,8 @@
-"""Wiring: one queue, both clients and the state store, built from settings and tokens.
+"""Wiring: settings and tokens become one queue and both clients, once.
 
-The CLI, the demo and scripts use :func:`open_runtime` so that every outbound
-call goes through the same queue with the same per-host limits.
+The services (sync and the commands to come) use :func:`open_runtime`, so
+every outbound call goes through the same queue with the same per-host limits,
+and the clients get plain values (URL, token, flavor, timeout), never settings.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from jirabucket.clients import BitbucketClient, JiraClient
+from jirabucket.config import Settings
 from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue
-from jirabucket.settings import Settings
-from jirabucket.state import DB_NAME, StateStore, ensure_state_dir
+from jirabucket.statedir import DB_NAME, ensure_state_dir
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 __all__ = ["Runtime", "build_queue", "open_runtime"]
@@ -24,21 +25,19 @@ _INTERRUPT_TIMEOUT = 0.0
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """The parts of a running sync.
+    """The parts every service runs on.
 
     Attributes:
         settings: What to sync.
         queue: The one queue every call goes through.
         jira: The Jira client.
         bitbucket: The Bitbucket client.
-        store: The sync state (same SQLite file as the journal).
     """
 
     settings: Settings
     queue: TaskQueue
     jira: JiraClient
     bitbucket: BitbucketClient
-    store: StateStore
 
 
 def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[AttemptHook] = ()) -> TaskQueue:
@@ -77,7 +76,7 @@ def open_runtime(
     durable: bool = True,
     hooks: Sequence[AttemptHook] = (),
 ) -> Iterator[Runtime]:
-    """Open the queue, clients and state store; close them all on exit.
+    """Open the queue and the clients; close them all on exit.
 
     Args:
         settings: The settings.
@@ -89,16 +88,14 @@ def open_runtime(
     Yields:
         The runtime.
     """
-    state_dir = ensure_state_dir(settings.state_dir)
-    journal = Journal(state_dir / DB_NAME) if durable else None
-    store = StateStore(state_dir)
+    journal = Journal(ensure_state_dir(settings.state_dir) / DB_NAME) if durable else None
     queue = build_queue(settings, journal=journal, hooks=hooks)
     jira = JiraClient(settings.jira.url, jira_token, flavor=settings.jira.flavor, queue=queue, timeout=settings.timeout)
     bb = settings.bitbucket
     bitbucket = BitbucketClient(bb.url, bitbucket_token, flavor=bb.flavor, queue=queue, timeout=settings.timeout)
     drain = _CLOSE_TIMEOUT
     try:
-        yield Runtime(settings, queue, jira, bitbucket, store)
+        yield Runtime(settings, queue, jira, bitbucket)
     except KeyboardInterrupt:
         drain = _INTERRUPT_TIMEOUT  # stop promptly: what is left stays in the journal
         raise
@@ -108,6 +105,5 @@ def open_runtime(
         finally:
             jira.close()
             bitbucket.close()
-            store.close()
             if journal is not None:
                 journal.close()

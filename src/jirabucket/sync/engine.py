@@ -1,42 +1,49 @@
-"""The sync: make Jira reflect the pull requests that name its issues.
+"""The sync engine: make Jira reflect the pull requests that name its issues.
 
 For each configured repository the engine reads the pull requests updated since
-the repository's cursor, finds the issue keys they name (:mod:`jirabucket.keys`),
-asks Jira which exist, and queues the steps of each (issue, PR) pair as tasks of
-their own: upsert the remote link, post the comment once, move the issue. Every step checks
-:class:`~jirabucket.state.StateStore` first and records what it wrote, so a task
-may run again (a retry, a resumed journal entry after a crash) without writing
-twice. The cursor advances only when all of a repository's work is done.
+the repository's cursor, finds the issue keys they name (:mod:`.keys`), asks
+Jira which exist, and queues the steps of each (issue, PR) pair as tasks of
+their own (:mod:`.steps`): upsert the remote link, post the comment once, move
+the issue. Reads go through the clients' queued methods like any script's;
+the steps are queue operations of their own, so the journal can hold them
+across a crash, and each checks :class:`~.state.StateStore` before it writes.
+The cursor advances only when all of a repository's work is done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from jirabucket._sync_apply import PairApplier, PairTask, pr_payload
 from jirabucket.clients import BitbucketClient, JiraClient
+from jirabucket.config import Settings
 from jirabucket.errors import JirabucketError
-from jirabucket.keys import find_keys
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
-from jirabucket.report import Failure, PlannedAction, SyncReport, describe_target
-from jirabucket.settings import Settings
-from jirabucket.state import StateStore
+from jirabucket.sync.keys import find_keys
+from jirabucket.sync.report import Failure, PlannedAction, SyncReport, describe_target
+from jirabucket.sync.state import StateStore
+from jirabucket.sync.steps import PairApplier, PairTask, PrRef
 
-__all__ = ["SyncEngine"]
+__all__ = ["ProgressCallback", "SyncEngine"]
 
 _LOOKUP_BATCH = 100
 
+#: Called with (steps done, steps queued) as work completes.
 ProgressCallback = Callable[[int, int], None]
+# A repository, its pull requests read this run, and the commit messages being read for each.
+_Read = tuple[str, list[PullRequest], dict[int, Future[list[str]]]]
 
 
 class SyncEngine:
     """Runs one sync over the configured repositories.
+
+    Constructing it registers the step operations on ``queue``, so a journal's
+    leftover steps can be resumed afterwards.
 
     Args:
         settings: What to sync.
@@ -46,7 +53,7 @@ class SyncEngine:
         store: The sync state.
         dry_run: Plan only: read, but write nothing to Jira or the state.
         full: Ignore the cursors and read every pull request.
-        on_progress: Called with (pairs done, pairs queued) as work completes.
+        on_progress: Called with (steps done, steps queued) as work completes.
     """
 
     def __init__(
@@ -69,18 +76,7 @@ class SyncEngine:
         self._queued = self._done = 0
         self.report = SyncReport()
         self._applier = PairApplier(jira=jira.api, store=store, report=self.report)
-        self._register()
-
-    def _register(self) -> None:
-        q, jira, bb = self._queue, self._jira, self._bb
-        for operation, handler in self._applier.handlers().items():
-            q.register(operation, handler, key=jira.key)
-        q.register("sync.lookup_issues", lambda a: jira.api.get_issues(a["keys"]), key=jira.key)
-        q.register(
-            "sync.pr_commits",
-            lambda a: [c.message for c in bb.api.pull_request_commits(a["repo"], int(a["pr_id"]))],
-            key=bb.key,
-        )
+        self._applier.register(queue, key=jira.key)
 
     def run(self) -> SyncReport:
         """Sync every configured repository.
@@ -93,12 +89,12 @@ class SyncEngine:
                 (e.g. :class:`~jirabucket.errors.AuthError`).
         """
         start = time.monotonic()
-        before = self._jira.api.request_count + self._bb.api.request_count
+        before = self._requests()
         repos = self._settings.bitbucket.repositories
         # Reader threads only wait on queue futures; the queue's limits still govern every request.
-        readers = ThreadPoolExecutor(max_workers=len(repos), thread_name_prefix="jirabucket-read")
+        readers = ThreadPoolExecutor(max_workers=self._settings.queue.workers, thread_name_prefix="jirabucket-read")
         try:
-            batches = list(readers.map(self._read_repo, repos))
+            batches = [self._keys_by_pr(read) for read in self._read_in_parallel(repos, readers)]
         finally:
             # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
             readers.shutdown(wait=False, cancel_futures=True)
@@ -110,39 +106,52 @@ class SyncEngine:
             failed = self._collect(futures)
             if batch.prs and not failed and not self._dry_run:
                 self._store.set_cursor(batch.repo, max(pr.updated for pr in batch.prs))
-        self.report.requests = self._jira.api.request_count + self._bb.api.request_count - before
+        self.report.requests = self._requests() - before
         self.report.seconds = time.monotonic() - start
         return self.report
 
-    def _read_repo(self, repo: str) -> _RepoBatch:
+    def _requests(self) -> int:
+        return self._jira.api.request_count + self._bb.api.request_count
+
+    def _read_in_parallel(
+        self, repos: Sequence[str], readers: ThreadPoolExecutor
+    ) -> list[_Read]:
+        """Read every repository's pull requests, and start reading their commit messages."""
+        listed = [(repo, readers.submit(self._pull_requests, repo)) for repo in repos]
+        result = []
+        for repo, future in listed:
+            prs = future.result()
+            commits: dict[int, Future[list[str]]] = {}
+            if self._settings.sync.scan_commits:
+                commits = {pr.id: readers.submit(self._commit_messages, repo, pr.id) for pr in prs}
+            result.append((repo, prs, commits))
+        return result
+
+    def _pull_requests(self, repo: str) -> list[PullRequest]:
         since = None if self._full else self._store.cursor(repo)
         prs = list(self._bb.pull_requests(repo, states=DEFAULT_PR_STATES, updated_since=since))
         if since is not None:
             prs = [pr for pr in prs if pr.updated > since]
         self.report.add(pull_requests=len(prs))
-        return _RepoBatch(repo, prs, self._keys_by_pr(repo, prs))
+        return prs
 
-    def _keys_by_pr(self, repo: str, prs: list[PullRequest]) -> dict[int, list[str]]:
-        commits: dict[int, Future[Any]] = {}
-        if self._settings.sync.scan_commits:
-            for pr in prs:
-                args = {"repo": repo, "pr_id": pr.id}
-                commits[pr.id] = self._queue.submit("sync.pr_commits", args, key=self._bb.key, idempotent=True)
+    def _commit_messages(self, repo: str, pr_id: int) -> list[str]:
+        return [commit.message for commit in self._bb.pull_request_commits(repo, pr_id)]
+
+    def _keys_by_pr(self, read: _Read) -> _RepoBatch:
+        repo, prs, commits = read
         projects = self._settings.jira.projects
-        result: dict[int, list[str]] = {}
+        keys: dict[int, list[str]] = {}
         for pr in prs:
-            messages: list[str] = commits[pr.id].result() if pr.id in commits else []
-            result[pr.id] = find_keys([pr.title, pr.source_branch, pr.description, *messages], projects=projects)
-        return result
+            messages = commits[pr.id].result() if pr.id in commits else []
+            keys[pr.id] = find_keys([pr.title, pr.source_branch, pr.description, *messages], projects=projects)
+        return _RepoBatch(repo, prs, keys)
 
     def _lookup(self, keys: set[str]) -> None:
         todo = sorted(k for k in keys if k not in self._issues)
-        batches = [todo[i : i + _LOOKUP_BATCH] for i in range(0, len(todo), _LOOKUP_BATCH)]
-        futures = [
-            self._queue.submit("sync.lookup_issues", {"keys": b}, key=self._jira.key, idempotent=True) for b in batches
-        ]
-        for batch, future in zip(batches, futures, strict=True):
-            lookup = future.result()
+        for start in range(0, len(todo), _LOOKUP_BATCH):
+            batch = todo[start : start + _LOOKUP_BATCH]
+            lookup = self._jira.get_issues(batch)
             for key in batch:
                 self._issues[key] = lookup.found.get(key)
         self.report.issue_keys.update(k for k in keys if self._issues.get(k))
@@ -158,39 +167,38 @@ class SyncEngine:
                 if issue is None:
                     continue
                 target = self._transition_target(pr) if latest.get(key) is pr else None
-                task = PairTask(issue=key, pr=pr_payload(pr), comment=self._settings.sync.comment, transition=target)
+                task = PairTask(issue=key, pr=PrRef.of(pr), comment=self._settings.sync.comment, transition=target)
                 if self._dry_run:
                     self._plan(task, issue)
                     continue
-                target_text = describe_target(task.to_args())  # the same words a dead letter gets
-                for operation, future in self._submit_pair(task):
-                    futures[future] = (operation, target_text)
+                futures.update(self._submit_pair(task))
         self._queued += len(futures)
         self._progress()
         return futures
 
-    def _submit_pair(self, task: PairTask) -> Iterator[tuple[str, Future[Any]]]:
+    def _submit_pair(self, task: PairTask) -> dict[Future[Any], tuple[str, str]]:
         args = task.to_args()
         digest = hashlib.sha256(repr(sorted(args.items())).encode()).hexdigest()[:16]
-        steps = ["sync.link"] + ["sync.comment"] * task.comment + ["sync.transition"] * bool(task.transition)
-        for operation in steps:
-            yield operation, self._queue.submit(
+        target = describe_target(args)  # the same words a dead letter gets
+        return {
+            self._queue.submit(
                 operation,
                 args,
                 key=self._jira.key,
                 idempotent=True,  # every step checks the state (and Jira) before it writes
-                idempotency_key=f"{operation}:{task.issue}:{task.pr['url']}:{digest}",
+                idempotency_key=f"{operation}:{task.issue}:{task.pr.url}:{digest}",
                 subkey=task.issue,  # writes to one issue run one at a time
-            )
+            ): (operation, target)
+            for operation in task.steps()
+        }
 
     def _transition_target(self, pr: PullRequest) -> str | None:
         name = self._settings.sync.transitions.get(pr.state.lower(), "")
         return name or None
 
     def _plan(self, task: PairTask, issue: Issue) -> None:
-        ref = f"{task.pr['repo']}#{task.pr['id']}"
         for action, detail in self._applier.plan(task, issue):
-            self.report.plan.append(PlannedAction(action, task.issue, ref, detail))
+            self.report.plan.append(PlannedAction(action, task.issue, task.pr.name, detail))
 
     def _collect(self, futures: dict[Future[Any], tuple[str, str]]) -> bool:
         failed = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -10,20 +9,19 @@ from typing import Any
 
 import pytest
 
-from jirabucket._sync_apply import mentions_url
-from jirabucket.cli import main
+from jirabucket.sync import failed_work, sync
+from jirabucket.sync.steps import mentions_url
 from jirabucket.testing import Faults
 from syncworld import World, make_world
 
 
-def run_cli(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, dict[str, Any]]:
-    for name, value in world.env.items():
-        monkeypatch.setenv(name, value)
-    code = main(["sync", "--json", *args])
-    out = capsys.readouterr().out
-    return code, json.loads(out)
+def run_sync(world: World, *args: str) -> tuple[int, dict[str, Any]]:
+    """Call the sync service as a script would; the exit code is what the CLI would return."""
+    report = sync(
+        world.settings(), jira_token=world.jira_token(), bitbucket_token=world.bitbucket_token(),
+        dry_run="--dry-run" in args, full="--full" in args,
+    )
+    return (1 if report.failed else 0), report.to_json()
 
 
 @pytest.fixture(params=["cloud", "datacenter"])
@@ -40,10 +38,8 @@ def writes(world: World) -> list[Any]:
     return [r for r in world.jira.requests + world.bitbucket.requests if r.is_write and not r.path.endswith(READ_POSTS)]
 
 
-def test_sync_links_exactly_the_expected_pairs(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, doc = run_cli(world, monkeypatch, capsys)
+def test_sync_links_exactly_the_expected_pairs(world: World) -> None:
+    code, doc = run_sync(world)
     assert code == 0, doc
     expected = world.scenario.expected_links()
     assert world.linked_pairs() == set(expected)
@@ -71,14 +67,12 @@ def test_sync_links_exactly_the_expected_pairs(
     assert all(r.auth_ok for r in world.jira.requests + world.bitbucket.requests)
 
 
-def test_second_run_writes_nothing_and_reads_one_page(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run_cli(world, monkeypatch, capsys)[0] == 0
+def test_second_run_writes_nothing_and_reads_one_page(world: World) -> None:
+    assert run_sync(world)[0] == 0
     before = world.final_state()
     world.jira.clear_requests()
     world.bitbucket.clear_requests()
-    code, doc = run_cli(world, monkeypatch, capsys)
+    code, doc = run_sync(world)
     assert code == 0
     assert writes(world) == []
     assert world.jira.requests == []
@@ -87,29 +81,25 @@ def test_second_run_writes_nothing_and_reads_one_page(
     assert world.final_state() == before
 
 
-def test_full_rerun_rewrites_nothing(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert run_cli(world, monkeypatch, capsys)[0] == 0
+def test_full_rerun_rewrites_nothing(world: World) -> None:
+    assert run_sync(world)[0] == 0
     before = world.final_state()
     world.jira.clear_requests()
-    code, doc = run_cli(world, monkeypatch, capsys, "--full")
+    code, doc = run_sync(world, "--full")
     assert code == 0
     assert doc["links_created"] == doc["links_updated"] == doc["comments_added"] == 0
     assert writes(world) == []
     assert world.final_state() == before
 
 
-def test_updated_pr_updates_link_incrementally(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_updated_pr_updates_link_incrementally(tmp_path: Path) -> None:
     with make_world(tmp_path, flavor="cloud") as world:
-        assert run_cli(world, monkeypatch, capsys)[0] == 0
+        assert run_sync(world)[0] == 0
         issue, repo, pr_id = sorted(world.scenario.expected_links())[0]
         pr = next(p for p in world.scenario.pull_requests if (p.repo, p.id) == (repo, pr_id))
         world.bitbucket.update_pull_request(repo, pr_id, title=pr.title + " (v2)")
         world.jira.clear_requests()
-        code, doc = run_cli(world, monkeypatch, capsys)
+        code, doc = run_sync(world)
         assert code == 0
         assert doc["pull_requests"] == 1
         assert doc["links_updated"] >= 1
@@ -118,25 +108,21 @@ def test_updated_pr_updates_link_incrementally(
         assert any(t.endswith("(v2)") for t in titles)
 
 
-def test_dry_run_sends_no_write(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, doc = run_cli(world, monkeypatch, capsys, "--dry-run")
+def test_dry_run_sends_no_write(world: World) -> None:
+    code, doc = run_sync(world, "--dry-run")
     assert code == 0
     assert writes(world) == []
     planned = {(p["issue"], p["action"]) for p in doc["plan"]}
     assert {(issue, "link") for issue, _, _ in world.scenario.expected_links()} <= planned
     # nothing was remembered either: a real run still does all the work
-    code, doc = run_cli(world, monkeypatch, capsys)
+    code, doc = run_sync(world)
     assert doc["links_created"] == len(world.scenario.expected_links())
 
 
-def test_comments_never_duplicated_when_answers_are_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_comments_never_duplicated_when_answers_are_lost(tmp_path: Path) -> None:
     with make_world(tmp_path, flavor="cloud") as world:
         world.jira.set_faults(Faults(reset_after_write_rate=0.4, methods=frozenset({"POST"})))
-        code, _ = run_cli(world, monkeypatch, capsys)
+        code, _ = run_sync(world)
         assert code == 0
         lost = [r for r in world.jira.requests if r.fault == "reset_after_write"]
         assert len(lost) > 5  # the fault really happened, many times
@@ -146,11 +132,9 @@ def test_comments_never_duplicated_when_answers_are_lost(
                 assert sum(c.text.endswith(link["globalId"]) for c in snap.comments) == 1
 
 
-def test_final_state_under_faults_equals_fault_free(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_final_state_under_faults_equals_fault_free(tmp_path: Path) -> None:
     with make_world(tmp_path / "calm", flavor="cloud") as calm:
-        assert run_cli(calm, monkeypatch, capsys)[0] == 0
+        assert run_sync(calm)[0] == 0
         expected = calm.final_state()
     with make_world(tmp_path / "storm", flavor="cloud") as storm:
         faults = Faults(error_rate=0.2, reset_rate=0.05, reset_after_write_rate=0.05)
@@ -160,7 +144,7 @@ def test_final_state_under_faults_equals_fault_free(
         # Jira's 429 window opens with Jira's first request, whenever the reads get there.
         opener = threading.Thread(target=_open_window_on_first_request, args=(storm,), daemon=True)
         opener.start()
-        code, doc = run_cli(storm, monkeypatch, capsys)
+        code, doc = run_sync(storm)
         opener.join()
         assert code == 0, doc["failed"]
         assert storm.final_state() == expected
@@ -176,9 +160,7 @@ def _open_window_on_first_request(world: World) -> None:
     world.jira.rate_limit(1.0, retry_after=1)
 
 
-def test_unavailable_transition_is_a_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unavailable_transition_is_a_warning(tmp_path: Path) -> None:
     with make_world(tmp_path, flavor="cloud", prs=0) as world:
         world.jira.add_issue("ABC-900", summary="x", status="To Do")
         world.jira.add_issue("ABC-901", summary="y", status="In Review")
@@ -187,7 +169,7 @@ def test_unavailable_transition_is_a_warning(
         world.bitbucket.add_pull_request("acme/api", title="ABC-900 done", source_branch="f/ABC-900", state="MERGED")
         world.bitbucket.add_pull_request("acme/api", title="ABC-901 done", source_branch="f/ABC-901", state="MERGED")
         world.bitbucket.add_pull_request("acme/web", title="UTF-8 and ZZZ-1 and ABC-999", source_branch="x")
-        code, doc = run_cli(world, monkeypatch, capsys)
+        code, doc = run_sync(world)
         assert code == 0
         assert world.jira.issue("ABC-901").status == "Done"
         assert world.jira.issue("ABC-900").status == "To Do"
@@ -196,9 +178,7 @@ def test_unavailable_transition_is_a_warning(
         assert doc["skipped_keys"] == ["ABC-999"]
 
 
-def test_permanent_failure_exits_1_and_is_a_dead_letter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_permanent_failure_exits_1_and_is_a_dead_letter(tmp_path: Path) -> None:
     # Data Center reads issues with GET, so failing every POST fails only the writes.
     with make_world(tmp_path, flavor="datacenter", prs=0) as world:
         world.jira.add_issue("ABC-1", summary="x")
@@ -209,18 +189,16 @@ def test_permanent_failure_exits_1_and_is_a_dead_letter(
         world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"POST"})))
         config = world.config.read_text().replace("max_attempts = 10", "max_attempts = 2")
         world.config.write_text(config)
-        code, doc = run_cli(world, monkeypatch, capsys)
+        code, doc = run_sync(world)
         assert code == 1
         # two pairs: two links, two comments, one transition (the newest PR's), each failed for good
         ops = sorted(f["operation"] for f in doc["failed"])
         assert ops == ["sync.comment", "sync.comment", "sync.link", "sync.link", "sync.transition"]
         assert all("503" in f["error"] for f in doc["failed"])
-        assert main(["failed", "--json"]) == 0
-        listed = json.loads(capsys.readouterr().out)["failed"]
-        assert len(listed) == 5
+        assert len(failed_work(world.state_dir)) == 5
         # the cursor did not advance: after the outage the next run finishes the work
         world.jira.set_faults(Faults())
-        code, doc = run_cli(world, monkeypatch, capsys)
+        code, doc = run_sync(world)
         assert code == 0
         assert len(world.jira.issue("ABC-1").remote_links) == 2
 
@@ -239,9 +217,7 @@ def test_comment_lookup_matches_whole_urls(text: str, found: bool) -> None:
     assert mentions_url(text, "https://b/acme/api/pull-requests/1") is found
 
 
-def test_transition_by_name_survives_lost_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_transition_by_name_survives_lost_answers(tmp_path: Path) -> None:
     with make_world(tmp_path, flavor="cloud", prs=0) as world:
         world.config.write_text(world.config.read_text().replace('open = "In Review"', 'open = "Submit for review"'))
         world.bitbucket.add_repository("acme/api")
@@ -250,7 +226,7 @@ def test_transition_by_name_survives_lost_answers(
             world.jira.add_issue(f"ABC-{n}", summary="x", status="To Do")
             world.bitbucket.add_pull_request("acme/api", title=f"ABC-{n} change", source_branch=f"b{n}")
         world.jira.set_faults(Faults(reset_after_write_rate=0.5, methods=frozenset({"POST"})))
-        code, doc = run_cli(world, monkeypatch, capsys)
+        code, doc = run_sync(world)
         assert code == 0, doc
         lost = [r for r in world.jira.requests if r.path.endswith("/transitions") and r.fault == "reset_after_write"]
         assert lost  # some transitions happened without their answer

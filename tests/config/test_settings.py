@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from jirabucket.config import load_settings
 from jirabucket.errors import ConfigError
 from jirabucket.hosts import check_url
-from jirabucket.settings import load_settings
 
 GOOD = """
 [jira]
@@ -166,7 +166,7 @@ def test_state_dir_sources(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid() -> None:
-    example = Path(__file__).parents[1] / "config" / "jirabucket.example.toml"
+    example = Path(__file__).parents[2] / "config" / "jirabucket.example.toml"
     s = load_settings(config_path=example, environ=ENV)
     assert s.jira.projects
     assert s.bitbucket.repositories

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from jirabucket.clients import JiraApi, no_transition_error
-from jirabucket.models import Issue, PullRequest, Transition
-from jirabucket.report import SyncReport
-from jirabucket.state import StateStore
+from jirabucket.models import Issue, PrState, PullRequest, Transition, pr_state
+from jirabucket.queue import TaskQueue
+from jirabucket.sync.report import SyncReport
+from jirabucket.sync.state import StateStore
 
-__all__ = ["PairApplier", "PairTask", "mentions_url", "pr_payload"]
+__all__ = ["COMMENT", "LINK", "TRANSITION", "PairApplier", "PairTask", "PrRef", "mentions_url"]
 
 _RESOLVED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
 _TITLE_LIMIT = 250
@@ -37,50 +38,92 @@ def mentions_url(text: str, url: str) -> bool:
     return re.search(re.escape(url) + r"(?![\w/-])", text) is not None
 
 
-def pr_payload(pr: PullRequest) -> dict[str, Any]:
-    """Return the JSON-able fields of a PR that a pair task needs."""
-    return {"repo": pr.repo, "id": pr.id, "title": pr.title, "url": pr.web_url, "state": pr.state}
+@dataclass(frozen=True, slots=True)
+class PrRef:
+    """What a sync step needs to know of a pull request; stored in the journal as JSON.
+
+    Args:
+        repo: ``"workspace/slug"`` or ``"PROJECT/slug"``.
+        id: The pull request's number.
+        title: Its title.
+        url: Its page in a browser (the remote link's ``globalId``).
+        state: Its state.
+    """
+
+    repo: str
+    id: int
+    title: str
+    url: str
+    state: PrState
+
+    @classmethod
+    def of(cls, pr: PullRequest) -> PrRef:
+        """Return the reference of a pull request read from Bitbucket."""
+        return cls(pr.repo, pr.id, pr.title, pr.web_url, pr.state)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the PR is finished (merged, declined, superseded)."""
+        return self.state in _RESOLVED_STATES
+
+    @property
+    def name(self) -> str:
+        """``repo#id``, for reports."""
+        return f"{self.repo}#{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form kept in the journal."""
+        return {"repo": self.repo, "id": self.id, "title": self.title, "url": self.url, "state": self.state}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PrRef:
+        """Rebuild a reference from :meth:`to_json`'s output (also from journals of earlier versions)."""
+        state = pr_state(str(data["state"]))
+        return cls(str(data["repo"]), int(data["id"]), str(data["title"]), str(data["url"]), state)
+
+
+#: The queued operations of one pair, in the order they are submitted.
+LINK, COMMENT, TRANSITION = "sync.link", "sync.comment", "sync.transition"
 
 
 @dataclass(frozen=True, slots=True)
 class PairTask:
-    """The arguments of the tasks that apply one (issue, PR) pair."""
+    """The arguments of the steps that apply one (issue, PR) pair."""
 
     issue: str
-    pr: Mapping[str, Any]
+    pr: PrRef
     comment: bool
     transition: str | None
 
     def to_args(self) -> dict[str, Any]:
         """Return the task as JSON-able queue arguments."""
-        return {"issue": self.issue, "pr": dict(self.pr), "comment": self.comment, "transition": self.transition}
+        return {"issue": self.issue, "pr": self.pr.to_json(), "comment": self.comment, "transition": self.transition}
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> PairTask:
         """Rebuild a task from queue arguments."""
-        return cls(args["issue"], args["pr"], bool(args["comment"]), args.get("transition"))
+        return cls(str(args["issue"]), PrRef.from_json(args["pr"]), bool(args["comment"]), args.get("transition"))
+
+    def steps(self) -> tuple[str, ...]:
+        """The operations this pair needs: always the link; the comment and transition when asked for."""
+        return (LINK, *((COMMENT,) if self.comment else ()), *((TRANSITION,) if self.transition else ()))
 
     @property
     def link_title(self) -> str:
         """The remote link's title, e.g. ``acme/api PR #42: Fix login``."""
-        title = f"{self.pr['repo']} PR #{self.pr['id']}: {self.pr['title']}"
+        title = f"{self.pr.repo} PR #{self.pr.id}: {self.pr.title}"
         return title if len(title) <= _TITLE_LIMIT else title[: _TITLE_LIMIT - 1] + "…"
-
-    @property
-    def resolved(self) -> bool:
-        """Whether the PR is finished (merged, declined, superseded)."""
-        return str(self.pr["state"]).upper() in _RESOLVED_STATES
 
     @property
     def fingerprint(self) -> str:
         """A digest of what the link shows; a change means the link must be written again."""
-        raw = f"{self.pr['url']}\n{self.link_title}\n{self.resolved}"
+        raw = f"{self.pr.url}\n{self.link_title}\n{self.pr.resolved}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     @property
     def comment_text(self) -> str:
         """The comment posted once per (issue, PR); it contains the PR's URL, which is how we find it again."""
-        return f"Pull request {self.pr['repo']} #{self.pr['id']} \u201c{self.pr['title']}\u201d: {self.pr['url']}"
+        return f"Pull request {self.pr.repo} #{self.pr.id} \u201c{self.pr.title}\u201d: {self.pr.url}"
 
 
 class PairApplier:
@@ -99,31 +142,31 @@ class PairApplier:
         self._seen: dict[str, list[str]] = {}
         self._seen_lock = threading.Lock()
 
-    def handlers(self) -> dict[str, Callable[[Mapping[str, Any]], None]]:
-        """Return the queue operations this applier serves, by name.
+    def register(self, queue: TaskQueue, *, key: str) -> None:
+        """Register the step operations (link, comment, transition) on ``queue`` under the Jira key.
 
         Each step of a pair is its own task, so a failure in one step retries
         that step alone, and completed steps are never repeated.
         """
-        return {
-            "sync.link": lambda args: self._link(PairTask.from_args(args)),
-            "sync.comment": lambda args: self._comment(PairTask.from_args(args)),
-            "sync.transition": lambda args: self._transition(PairTask.from_args(args)),
+        steps: dict[str, Callable[[PairTask], None]] = {
+            LINK: self._link, COMMENT: self._comment, TRANSITION: self._transition,
         }
+        for operation, step in steps.items():
+            queue.register(operation, _from_args(step), key=key)
 
     def _link(self, task: PairTask) -> None:
-        url = str(task.pr["url"])
+        url = task.pr.url
         previous = self._store.link_fingerprint(task.issue, url)
         if previous == task.fingerprint:
             return
         self._jira.upsert_remote_link(
-            task.issue, global_id=url, url=url, title=task.link_title, resolved=task.resolved
+            task.issue, global_id=url, url=url, title=task.link_title, resolved=task.pr.resolved
         )
         self._store.record_link(task.issue, url, task.fingerprint)
         self._report.add(**{"links_created" if previous is None else "links_updated": 1})
 
     def _comment(self, task: PairTask) -> None:
-        url = str(task.pr["url"])
+        url = task.pr.url
         state = self._store.comment_state(task.issue, url)
         if state == "done":
             return
@@ -149,7 +192,7 @@ class PairApplier:
         return list(texts)
 
     def _transition(self, task: PairTask) -> None:
-        url, state, target = str(task.pr["url"]), str(task.pr["state"]), str(task.transition)
+        url, state, target = task.pr.url, task.pr.state, str(task.transition)
         if self._store.transition_done(task.issue, url, state):
             return
         current, options = self._jira.status_and_transitions(task.issue)
@@ -178,7 +221,7 @@ class PairApplier:
         Yields:
             ``(action, detail)`` pairs.
         """
-        url = str(task.pr["url"])
+        url = task.pr.url
         previous = self._store.link_fingerprint(task.issue, url)
         if previous != task.fingerprint:
             yield "link", ("create " if previous is None else "update ") + task.link_title
@@ -186,5 +229,10 @@ class PairApplier:
             yield "comment", url
         target = task.transition
         moves = target and target.casefold() != issue.status.casefold()
-        if moves and not self._store.transition_done(task.issue, url, str(task.pr["state"])):
+        if moves and not self._store.transition_done(task.issue, url, task.pr.state):
             yield "transition", f"{issue.status} -> {target}"
+
+
+def _from_args(step: Callable[[PairTask], None]) -> Callable[[Mapping[str, Any]], None]:
+    """Return the queue handler that rebuilds a pair task from its JSON arguments and runs ``step``."""
+    return lambda args: step(PairTask.from_args(args))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from jirabucket.cli import main
-from jirabucket.state import StateLock
+from jirabucket.statedir import StateLock
 from jirabucket.testing import Faults
 from syncworld import BB_SECRET, JIRA_SECRET, World, make_world
 
@@ -100,7 +100,7 @@ def test_second_sync_on_locked_state_exits_75(world: World, capsys: pytest.Captu
 def test_concurrent_sync_processes(world: World) -> None:
     world.jira.set_faults(Faults(latency=0.05))
     first = subprocess.Popen(
-        [sys.executable, "-m", "jirabucket.cli", "sync", "--json"],
+        [sys.executable, "-m", "jirabucket", "sync", "--json"],
         env=_env(world),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -108,7 +108,7 @@ def test_concurrent_sync_processes(world: World) -> None:
     )
     _wait_for(lambda: len(world.jira.requests) > 0)
     second = subprocess.run(
-        [sys.executable, "-m", "jirabucket.cli", "sync"],
+        [sys.executable, "-m", "jirabucket", "sync"],
         env=_env(world),
         capture_output=True,
         text=True,
@@ -150,7 +150,7 @@ def test_check_on_data_center(
 def test_progress_bar_follows_the_engine() -> None:
     from rich.console import Console
 
-    from jirabucket._output import progress_bar
+    from jirabucket.cli.output import progress_bar
 
     console = Console(force_terminal=True, file=io.StringIO())
     with progress_bar(console, enabled=True) as bar:
@@ -204,7 +204,7 @@ def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _env(world: World) -> dict[str, str]:
-    src = str(Path(__file__).parents[1] / "src")
+    src = str(Path(__file__).parents[2] / "src")
     return {**os.environ, **world.env, "PYTHONPATH": src}
 
 
@@ -227,7 +227,7 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
     with make_world(tmp_path / "crash", flavor="cloud", prs=30) as world:
         world.jira.set_faults(Faults(latency=0.03, reset_after_write_rate=0.1))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jirabucket.cli", "sync"],
+            [sys.executable, "-m", "jirabucket", "sync"],
             env=_env(world),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -253,7 +253,7 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
 def test_interrupt_while_reading_stops_promptly(world: World) -> None:
     world.bitbucket.set_faults(Faults(latency=0.4))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jirabucket.cli", "sync", "--quiet"],
+        [sys.executable, "-m", "jirabucket", "sync", "--quiet"],
         env=_env(world),
         stderr=subprocess.PIPE,
         text=True,
@@ -268,7 +268,7 @@ def test_interrupt_while_reading_stops_promptly(world: World) -> None:
 
 def test_resumed_work_that_fails_makes_exit_1(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     from jirabucket.queue import Journal
-    from jirabucket.state import DB_NAME
+    from jirabucket.statedir import DB_NAME
 
     assert main(["sync", "--quiet"]) == 0
     journal = Journal(world.state_dir / DB_NAME)  # a crashed run left a step for a since-deleted issue

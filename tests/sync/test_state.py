@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jirabucket.errors import ConfigError, StateLocked
-from jirabucket.state import StateLock, StateStore
+from jirabucket.statedir import StateLock
+from jirabucket.sync.state import StateStore
 
 
 def test_cursor_only_moves_forward(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_store_is_thread_safe(tmp_path: Path) -> None:
 
 def test_lock_excludes_another_process(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from jirabucket.state import StateLock\n"
+        "import sys; from pathlib import Path; from jirabucket.statedir import StateLock\n"
         "from jirabucket.errors import StateLocked\n"
         "try:\n    StateLock(Path(sys.argv[1])).acquire()\nexcept StateLocked:\n    sys.exit(75)\n"
     )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jirabucket.keys import find_keys
+from jirabucket.sync.keys import find_keys
 
 PROJECTS = ("ABC", "OPS", "A_B")
 

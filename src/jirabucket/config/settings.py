@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jirabucket._toml_schema import SCHEMA, check_table
+from jirabucket.config.schema import SCHEMA, check_table
 from jirabucket.errors import ConfigError
 from jirabucket.hosts import check_url, infer_bitbucket_flavor, infer_jira_flavor
 from jirabucket.models import FLAVORS, Flavor

@@ -1,4 +1,4 @@
-"""What a sync remembers between runs, and the lock that keeps runs apart.
+"""What a sync remembers between runs.
 
 The state lives in ``<state dir>/jirabucket.sqlite3``, the same file as the
 queue's journal (separate tables): per-repository cursors, the fingerprint of
@@ -10,8 +10,6 @@ threads can record outcomes as they happen.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,11 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from jirabucket.errors import ConfigError, StateLocked
+from jirabucket.statedir import DB_NAME, ensure_state_dir
 
-__all__ = ["DB_NAME", "StateLock", "StateStore"]
+__all__ = ["StateStore"]
 
-DB_NAME = "jirabucket.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sync_cursors (repo TEXT PRIMARY KEY, updated TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sync_links (
@@ -41,67 +38,6 @@ CREATE TABLE IF NOT EXISTS sync_transitions_pending (
 """
 
 CommentState = Literal["pending", "done"]
-
-
-def ensure_state_dir(path: Path) -> Path:
-    """Create the state directory (mode 0700) if needed and return it.
-
-    Raises:
-        ConfigError: It cannot be created or is not a directory.
-    """
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"state directory {path} cannot be created ({reason}): set JIRABUCKET_STATE_DIR") from None
-    if not path.is_dir():
-        raise ConfigError(f"state directory {path} is not a directory: set JIRABUCKET_STATE_DIR")
-    return path
-
-
-class StateLock:
-    """An exclusive, non-blocking lock on a state directory (``flock`` on ``sync.lock``).
-
-    The kernel drops it when the process dies, so a killed sync never leaves a
-    stale lock behind.
-
-    Args:
-        state_dir: The directory to lock.
-    """
-
-    def __init__(self, state_dir: Path) -> None:
-        self._path = ensure_state_dir(state_dir) / "sync.lock"
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock.
-
-        Raises:
-            StateLocked: Another process holds it.
-        """
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StateLocked(
-                f"another jirabucket sync is running on {self._path.parent}; wait for it or use another "
-                "JIRABUCKET_STATE_DIR"
-            ) from None
-        self._fd = fd
-
-    def release(self) -> None:
-        """Release the lock (idempotent)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> StateLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 class StateStore:

@@ -1,0 +1,31 @@
+"""``jirabucket sync``: call the sync service, show progress, render the report."""
+
+from __future__ import annotations
+
+import argparse
+
+from jirabucket.cli.main import EXIT_FAILED, EXIT_OK
+from jirabucket.cli.output import console_for, emit_json, print_plan, print_summary, progress_bar
+from jirabucket.config import load_settings
+from jirabucket.sync import sync
+from jirabucket.tokens import BitbucketToken, JiraToken
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``jirabucket sync``."""
+    # Settings and tokens are all checked before any request is sent.
+    settings = load_settings(config_path=args.config)
+    jira_token, bitbucket_token = JiraToken.from_env(), BitbucketToken.from_env()
+    console = console_for(args)
+    with progress_bar(console, enabled=not (args.json or args.quiet)) as bar:
+        report = sync(
+            settings, jira_token=jira_token, bitbucket_token=bitbucket_token,
+            dry_run=args.dry_run, full=args.full, progress=bar,
+        )
+    if args.json:
+        emit_json(report.to_json())
+    elif args.dry_run:
+        print_plan(console, report)
+    else:
+        print_summary(console, report)
+    return EXIT_FAILED if report.failed else EXIT_OK

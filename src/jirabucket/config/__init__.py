@@ -1,0 +1,27 @@
+"""Configuration: settings from arguments, the environment and ``jirabucket.toml``.
+
+Tokens are not configuration: they come only from the environment
+(:mod:`jirabucket.tokens`).
+"""
+
+from jirabucket.config.settings import (
+    BitbucketSettings,
+    JiraSettings,
+    QueueSettings,
+    Settings,
+    SyncSettings,
+    default_state_dir,
+    load_settings,
+    read_toml,
+)
+
+__all__ = [
+    "BitbucketSettings",
+    "JiraSettings",
+    "QueueSettings",
+    "Settings",
+    "SyncSettings",
+    "default_state_dir",
+    "load_settings",
+    "read_toml",
+]

@@ -1,0 +1,140 @@
+"""The sync as functions for scripts and the CLI: :func:`sync`, :func:`retry_failed`, :func:`failed_work`.
+
+Each opens what it needs (the state-directory lock, the queue with its
+journal, both clients, the state store), runs, closes everything, and returns
+a typed report. Tokens default to the environment (``JIRA_TOKEN`` …), like
+the settings do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from jirabucket.config import Settings
+from jirabucket.queue import DeadLetter, Journal
+from jirabucket.runtime import Runtime, open_runtime
+from jirabucket.statedir import DB_NAME, StateLock
+from jirabucket.sync.engine import ProgressCallback, SyncEngine
+from jirabucket.sync.report import Failure, SyncReport, describe_target
+from jirabucket.sync.state import StateStore
+from jirabucket.sync.steps import PairApplier
+from jirabucket.tokens import BitbucketToken, JiraToken
+
+__all__ = ["RetryReport", "failed_work", "retry_failed", "sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryReport:
+    """The outcome of :func:`retry_failed`.
+
+    Attributes:
+        retried: Dead letters submitted again.
+        still_failed: Dead letters left afterwards.
+    """
+
+    retried: int
+    still_failed: int
+
+
+def sync(
+    settings: Settings,
+    *,
+    jira_token: JiraToken | None = None,
+    bitbucket_token: BitbucketToken | None = None,
+    dry_run: bool = False,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+) -> SyncReport:
+    """Sync every configured repository once: resume the journal's leftovers, then read and write.
+
+    Args:
+        settings: What to sync (:func:`jirabucket.config.load_settings`).
+        jira_token: The Jira credential; ``JiraToken.from_env()`` when ``None``.
+        bitbucket_token: The Bitbucket credential; ``BitbucketToken.from_env()`` when ``None``.
+        dry_run: Read, plan, write nothing (not even state); the plan is in ``report.plan``.
+        full: Ignore the cursors and read every pull request.
+        progress: Called with (steps done, steps queued) as work completes.
+
+    Returns:
+        The report; ``report.failed`` lists work that failed for good (kept as dead letters).
+
+    Raises:
+        ConfigError: A token is missing or malformed, or the state directory is unusable.
+        StateLocked: Another sync runs on the same state directory.
+        AuthError: A token was refused.
+        JirabucketError: Reading pull requests or issues failed for good.
+    """
+    with _session(settings, jira_token, bitbucket_token, durable=not dry_run) as (rt, store):
+        engine = SyncEngine(
+            settings=settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
+            dry_run=dry_run, full=full, on_progress=progress,
+        )
+        known_dead = {d.id for d in rt.queue.dead_letters()}
+        if not dry_run:
+            rt.queue.resume()
+        report = engine.run()
+        rt.queue.join()
+        # Work resumed from an earlier run has no future here: its failures show as new dead letters.
+        listed = {(f.operation, f.target) for f in report.failed}
+        for dead in rt.queue.dead_letters():
+            failure = Failure(dead.operation, describe_target(dead.args), dead.error)
+            if dead.id not in known_dead and (failure.operation, failure.target) not in listed:
+                report.fail(failure)
+        return report
+
+
+def retry_failed(
+    settings: Settings, *, jira_token: JiraToken | None = None, bitbucket_token: BitbucketToken | None = None
+) -> RetryReport:
+    """Run the dead letters again and wait for them.
+
+    Args:
+        settings: The settings of the sync that left them.
+        jira_token: The Jira credential; from the environment when ``None``.
+        bitbucket_token: The Bitbucket credential; from the environment when ``None``.
+
+    Returns:
+        How many were retried and how many are still failed.
+    """
+    with _session(settings, jira_token, bitbucket_token, durable=True) as (rt, store):
+        PairApplier(jira=rt.jira.api, store=store, report=SyncReport()).register(rt.queue, key=rt.jira.key)
+        count = rt.queue.retry_dead_letters()
+        rt.queue.join()
+        return RetryReport(count, len(rt.queue.dead_letters()))
+
+
+def failed_work(state_dir: Path) -> list[DeadLetter]:
+    """Return the dead letters kept in ``state_dir``, without tokens or requests.
+
+    Args:
+        state_dir: The state directory (``settings.state_dir``).
+
+    Returns:
+        The dead letters, oldest first (none when there is no journal yet).
+    """
+    path = state_dir / DB_NAME
+    if not path.exists():
+        return []
+    journal = Journal(path)
+    try:
+        return journal.dead_letters()
+    finally:
+        journal.close()
+
+
+@contextlib.contextmanager
+def _session(
+    settings: Settings, jira_token: JiraToken | None, bitbucket_token: BitbucketToken | None, *, durable: bool
+) -> Iterator[tuple[Runtime, StateStore]]:
+    """Tokens checked first, then the lock, the runtime and the state store; all closed on exit."""
+    jira_token = JiraToken.from_env() if jira_token is None else jira_token
+    bitbucket_token = BitbucketToken.from_env() if bitbucket_token is None else bitbucket_token
+    with (
+        StateLock(settings.state_dir),
+        open_runtime(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=durable) as rt,
+        contextlib.closing(StateStore(settings.state_dir)) as store,
+    ):
+        yield rt, store
