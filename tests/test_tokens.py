@@ -187,3 +187,17 @@ def test_from_env_missing_and_conflicts(tmp_path: Path) -> None:
         JiraToken.from_env({"JIRA_TOKEN": SECRET, "JIRA_TOKEN_FILE": "/x"})
     with pytest.raises(ConfigError, match="JIRA_TOKEN_FILE names a file that cannot be read"):
         JiraToken.from_env({"JIRA_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_other_jira_tools_variable_names_are_read_and_ours_win(tmp_path: Path) -> None:
+    other = JiraToken.from_env({"JIRA_API_TOKEN": SECRET, "JIRA_USER_EMAIL": "me@example.com"})
+    assert other == JiraToken(SECRET, email="me@example.com")
+    assert other.variable == "JIRA_API_TOKEN"
+    f = tmp_path / "tok"
+    f.write_text(SECRET + "\n")
+    assert JiraToken.from_env({"JIRA_API_TOKEN_FILE": str(f)}).variable == "JIRA_API_TOKEN_FILE"
+    ours = JiraToken.from_env(
+        {"JIRA_TOKEN": SECRET, "JIRA_API_TOKEN": "other-" + SECRET, "JIRA_EMAIL": "a@b.c", "JIRA_USER_EMAIL": "x@y.z"}
+    )
+    assert ours == JiraToken(SECRET, email="a@b.c")
+    assert ours.variable == "JIRA_TOKEN"

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jirabucket.config import Settings
-from jirabucket.errors import JirabucketError
-from jirabucket.runtime import open_runtime
+from jirabucket.credentials import check_fit, verify
+from jirabucket.errors import AuthError, JirabucketError
+from jirabucket.runtime import Runtime, open_runtime
+from jirabucket.statedir import inspect_database
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 __all__ = ["CheckReport", "SideReport", "check"]
@@ -26,11 +28,15 @@ class SideReport:
         user: The account's display name (or user name).
         url: The base URL used.
         flavor: ``"cloud"`` or ``"datacenter"``.
+        url_source: Where the URL came from (a variable, a TOML key).
+        token_source: The variable the token came from (never its value).
     """
 
     user: str
     url: str
     flavor: str
+    url_source: str
+    token_source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +55,7 @@ class CheckReport:
 
     def to_json(self) -> dict[str, Any]:
         """Return the ``--json`` document."""
-        side = ("user", "url", "flavor")
+        side = ("user", "url", "flavor", "url_source", "token_source")
         return {
             "jira": {name: getattr(self.jira, name) for name in side},
             "bitbucket": {name: getattr(self.bitbucket, name) for name in side},
@@ -71,13 +77,17 @@ def check(
         The accounts and the problems found.
 
     Raises:
-        ConfigError: A token is missing or malformed.
-        AuthError: A token was refused.
+        ConfigError: A token is missing, malformed or does not fit its product's flavor.
+        StateError: The state database is damaged or unreadable.
+        AuthError: A token was refused (the message names the product and variable).
     """
     jira_token = JiraToken.from_env() if jira_token is None else jira_token
     bitbucket_token = BitbucketToken.from_env() if bitbucket_token is None else bitbucket_token
+    check_fit(settings, jira_token=jira_token, bitbucket_token=bitbucket_token)
+    inspect_database(settings.state_dir)
     with open_runtime(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=False) as rt:
-        jira_user, bb_user = rt.jira.myself(), rt.bitbucket.whoami()
+        jira_user = verify(rt, jira_token=jira_token, bitbucket_token=bitbucket_token)
+        bb_user = _bitbucket_account(rt)
         problems: list[str] = []
         for repo in settings.bitbucket.repositories:
             try:
@@ -91,7 +101,23 @@ def check(
                 problems.append(f"project {project}: {exc}")
     jira, bb = settings.jira, settings.bitbucket
     return CheckReport(
-        SideReport(jira_user.display_name or jira_user.name, jira.url, jira.flavor),
-        SideReport(bb_user.display_name or bb_user.name, bb.url, bb.flavor),
+        SideReport(
+            jira_user.display_name or jira_user.name, jira.url, jira.flavor, jira.url_source, jira_token.variable
+        ),
+        SideReport(bb_user, bb.url, bb.flavor, "BITBUCKET_URL", bitbucket_token.variable),
         tuple(problems),
     )
+
+
+def _bitbucket_account(rt: Runtime) -> str:
+    """The Bitbucket account's name, or what kind of token has none.
+
+    Repository, project and workspace access tokens have no user account: Bitbucket
+    Cloud refuses them on ``/2.0/user``. :func:`~jirabucket.credentials.verify` has
+    already proved the token reads the repository, so a refusal here only says which kind it is.
+    """
+    try:
+        user = rt.bitbucket.whoami()
+    except AuthError:
+        return "an access token (no user account)"
+    return user.display_name or user.name

@@ -6,6 +6,7 @@ excerpt that never contains a secret, and the server's requested wait::
 
     JirabucketError                 base; .status, .body
     ├── ConfigError                 bad settings, token, TOML or usage   (CLI exit 2)
+    ├── StateError                  state dir or database damaged/unwritable (CLI exit 74)
     ├── StateLocked                 another sync holds the state dir    (CLI exit 75)
     └── ApiError                    an HTTP call failed; .retry_after, .method, .url
         ├── AuthError               401, 403: credentials wrong or not allowed
@@ -30,6 +31,7 @@ __all__ = [
     "OutcomeUnknown",
     "PermanentError",
     "RateLimited",
+    "StateError",
     "StateLocked",
     "TransientError",
     "error_for_status",
@@ -71,6 +73,14 @@ class JirabucketError(Exception):
 
 class ConfigError(JirabucketError):
     """Settings, a token, the TOML file or a command line is wrong (CLI exit code 2)."""
+
+
+class StateError(JirabucketError):
+    """The state directory or its database is damaged, unreadable, unwritable or full (CLI exit code 74).
+
+    The message names the file and what to do; nothing is lost in Jira, and the
+    cursor has not moved, so the next run after the fix redoes what is missing.
+    """
 
 
 class StateLocked(JirabucketError):

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from jirabucket.clients import BitbucketClient, JiraClient
 from jirabucket.config import Settings
 from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue
-from jirabucket.statedir import DB_NAME, ensure_state_dir
+from jirabucket.statedir import DB_NAME, STATE_FAILURES, ensure_state_dir, state_error
 from jirabucket.tokens import BitbucketToken, JiraToken
 
-__all__ = ["Runtime", "build_queue", "open_runtime"]
+__all__ = ["Runtime", "build_queue", "open_journal", "open_runtime"]
 
 _CLOSE_TIMEOUT = 30.0
 _INTERRUPT_TIMEOUT = 0.0
@@ -67,6 +68,19 @@ def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[
     )
 
 
+def open_journal(state_dir: Path) -> Journal:
+    """Open the queue's journal in the state directory.
+
+    Raises:
+        StateError: The directory or the database is unusable (damaged, read-only, full).
+    """
+    path = ensure_state_dir(state_dir) / DB_NAME
+    try:
+        return Journal(path)
+    except STATE_FAILURES as exc:
+        raise state_error(path, exc) from None
+
+
 @contextlib.contextmanager
 def open_runtime(
     settings: Settings,
@@ -88,7 +102,7 @@ def open_runtime(
     Yields:
         The runtime.
     """
-    journal = Journal(ensure_state_dir(settings.state_dir) / DB_NAME) if durable else None
+    journal = open_journal(settings.state_dir) if durable else None
     queue = build_queue(settings, journal=journal, hooks=hooks)
     jira = JiraClient(settings.jira.url, jira_token, flavor=settings.jira.flavor, queue=queue, timeout=settings.timeout)
     bb = settings.bitbucket

@@ -7,13 +7,15 @@ apart. The directory is created with mode 0700.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import sqlite3
 from pathlib import Path
 
-from jirabucket.errors import ConfigError, StateLocked
+from jirabucket.errors import StateError, StateLocked
 
-__all__ = ["DB_NAME", "StateLock", "ensure_state_dir"]
+__all__ = ["DB_NAME", "STATE_FAILURES", "StateLock", "ensure_state_dir", "inspect_database", "state_error"]
 
 DB_NAME = "jirabucket.sqlite3"
 
@@ -22,16 +24,73 @@ def ensure_state_dir(path: Path) -> Path:
     """Create the state directory (mode 0700) if needed and return it.
 
     Raises:
-        ConfigError: It cannot be created or is not a directory.
+        StateError: It cannot be created or is not a directory.
     """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"state directory {path} cannot be created ({reason}): set JIRABUCKET_STATE_DIR") from None
+        raise StateError(f"state directory {path} cannot be created ({reason}): set JIRABUCKET_STATE_DIR") from None
     if not path.is_dir():
-        raise ConfigError(f"state directory {path} is not a directory: set JIRABUCKET_STATE_DIR")
+        raise StateError(f"state directory {path} is not a directory: set JIRABUCKET_STATE_DIR")
     return path
+
+
+def state_error(path: Path, exc: BaseException) -> StateError:
+    """Translate an SQLite or OS failure on a state file into one line naming the file and the fix.
+
+    Args:
+        path: The file (the state database, the lock).
+        exc: What SQLite or the OS raised.
+
+    Returns:
+        The error to raise (exit code 74 in the CLI).
+    """
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return StateError(
+            f"state database {path} is damaged ({text}): move it aside; "
+            "the next sync rebuilds it without duplicates"
+        )
+    if "disk is full" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StateError(
+            f"state database {path} cannot be written: the disk is full ({text}); "
+            "free space and run again (nothing is lost, the cursor has not moved)"
+        )
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered or isinstance(
+        exc, PermissionError
+    ):
+        return StateError(
+            f"state file {path} cannot be written ({text}): make {path.parent} writable "
+            "or set JIRABUCKET_STATE_DIR"
+        )
+    return StateError(f"state database {path} cannot be used ({text}): move it aside or set JIRABUCKET_STATE_DIR")
+
+
+def inspect_database(state_dir: Path) -> None:
+    """Check, without writing, that the state database (if there is one yet) is a sound SQLite file.
+
+    Raises:
+        StateError: It is damaged or cannot be read.
+    """
+    path = state_dir / DB_NAME
+    if not path.exists():
+        return
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()
+        finally:
+            db.close()
+    except STATE_FAILURES as exc:
+        raise state_error(path, exc) from None
+    if verdict is None or verdict[0] != "ok":
+        raise state_error(path, sqlite3.DatabaseError(f"database disk image is malformed ({verdict and verdict[0]})"))
+
+
+#: What SQLite and the file system raise on a damaged, unwritable or full state directory.
+STATE_FAILURES: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
 
 
 class StateLock:
@@ -53,8 +112,12 @@ class StateLock:
 
         Raises:
             StateLocked: Another process holds it.
+            StateError: The lock file cannot be created (e.g. a read-only directory).
         """
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise state_error(self._path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -25,9 +25,12 @@ import requests
 
 from jirabucket.errors import ConfigError
 
-__all__ = ["BitbucketToken", "JiraToken", "TokenAuth"]
+__all__ = ["JIRA_EMAIL_VARIABLES", "JIRA_TOKEN_VARIABLES", "BitbucketToken", "JiraToken", "TokenAuth"]
 
 _MAX_SECRET = 4096
+#: Where a Jira token and its email are read from, ours first; the others are what other Jira tools use.
+JIRA_TOKEN_VARIABLES = ("JIRA_TOKEN", "JIRA_API_TOKEN")
+JIRA_EMAIL_VARIABLES = ("JIRA_EMAIL", "JIRA_USER_EMAIL")
 _MAX_NAME = 256
 
 
@@ -102,6 +105,11 @@ class _Token:
         object.__setattr__(self, "_variable", variable)
 
     @property
+    def variable(self) -> str:
+        """The environment variable the secret came from (for messages; never the value)."""
+        return self._variable
+
+    @property
     def scheme(self) -> Literal["basic", "bearer"]:
         """``"basic"`` when a user name or email goes with the secret, else ``"bearer"``."""
         return "bearer" if self._name is None else "basic"
@@ -157,19 +165,30 @@ class _Token:
         self.__reduce__()
 
 
-def _read_env(environ: Mapping[str, str] | None, name: str, user_var: str) -> tuple[str, str, str | None]:
-    """Read ``name`` or ``name_FILE``, and ``user_var``; return (secret, variable it came from, user)."""
+def _read_env(
+    environ: Mapping[str, str] | None, names: tuple[str, ...], user_vars: tuple[str, ...]
+) -> tuple[str, str, str | None]:
+    """Read the first of ``names`` (or its ``_FILE`` form) that is set, and the first of ``user_vars``.
+
+    Our own names come first, so they win over the aliases other Jira tools use
+    (``JIRA_API_TOKEN``, ``JIRA_USER_EMAIL``) when both are set.
+
+    Returns:
+        (secret, the variable it came from, user or ``None``).
+    """
     env = os.environ if environ is None else environ
-    direct, file_var = env.get(name), f"{name}_FILE"
-    path = env.get(file_var)
-    if direct is not None and path is not None:
-        raise ConfigError(f"both {name} and {file_var} are set: unset one of them")
-    user = env.get(user_var) or None
-    if path is not None:
-        return _read_secret_file(path, file_var), file_var, user
-    if direct is None:
-        raise ConfigError(f"{name} is not set: export {name}=<token> or {file_var}=<path to a file>")
-    return direct, name, user
+    user = next((env[v] for v in user_vars if env.get(v)), None)
+    for name in names:
+        direct, file_var = env.get(name), f"{name}_FILE"
+        path = env.get(file_var)
+        if direct is not None and path is not None:
+            raise ConfigError(f"both {name} and {file_var} are set: unset one of them")
+        if path is not None:
+            return _read_secret_file(path, file_var), file_var, user
+        if direct is not None:
+            return direct, name, user
+    name = names[0]
+    raise ConfigError(f"{name} is not set: export {name}=<token> or {name}_FILE=<path to a file>")
 
 
 def _read_secret_file(path: str, variable: str) -> str:
@@ -217,6 +236,9 @@ class JiraToken(_Token):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> JiraToken:
         """Build a token from ``JIRA_TOKEN`` or ``JIRA_TOKEN_FILE`` and ``JIRA_EMAIL``.
 
+        ``JIRA_API_TOKEN`` (``_FILE``) and ``JIRA_USER_EMAIL``, the names other Jira
+        tools use, are read when ours are not set.
+
         Args:
             environ: The environment to read; ``os.environ`` when ``None``.
 
@@ -226,7 +248,7 @@ class JiraToken(_Token):
         Raises:
             ConfigError: A variable is missing, both forms are set, or the value is invalid.
         """
-        secret, variable, email = _read_env(environ, "JIRA_TOKEN", "JIRA_EMAIL")
+        secret, variable, email = _read_env(environ, JIRA_TOKEN_VARIABLES, JIRA_EMAIL_VARIABLES)
         return cls(secret, email=email, variable=variable)
 
 
@@ -276,7 +298,7 @@ class BitbucketToken(_Token):
         Raises:
             ConfigError: A variable is missing, both forms are set, or the value is invalid.
         """
-        secret, variable, username = _read_env(environ, "BITBUCKET_TOKEN", "BITBUCKET_USERNAME")
+        secret, variable, username = _read_env(environ, ("BITBUCKET_TOKEN",), ("BITBUCKET_USERNAME",))
         return cls(secret, username=username, variable=variable)
 
 

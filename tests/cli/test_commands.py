@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -181,8 +182,13 @@ def test_failed_and_retry_failed(world: World, capsys: pytest.CaptureFixture[str
     assert main(["failed", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"failed": []}
     world.config.write_text(world.config.read_text().replace("max_attempts = 10", "max_attempts = 1"))
-    world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"GET"})))  # comments and transitions read first
+    # Once the run has proved its token (GET myself), every Jira GET fails: comments and transitions read first.
+    # Bitbucket's latency keeps the reads going for long after that, so the switch is never late.
+    world.bitbucket.set_faults(Faults(latency=0.05))
+    switch = threading.Thread(target=_fail_jira_reads_after_myself, args=(world,), daemon=True)
+    switch.start()
     assert main(["sync", "--json"]) == 1
+    switch.join()
     capsys.readouterr()
     assert main(["failed", "--json"]) == 0
     failed = json.loads(capsys.readouterr().out)["failed"]
@@ -193,6 +199,11 @@ def test_failed_and_retry_failed(world: World, capsys: pytest.CaptureFixture[str
     for issue, _, _ in world.scenario.expected_links():
         snap = world.jira.issue(issue)
         assert len(snap.comments) == len(snap.remote_links)
+
+
+def _fail_jira_reads_after_myself(world: World) -> None:
+    _wait_for(lambda: any(r.path.endswith("/myself") and r.status == 200 for r in world.jira.requests))
+    world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"GET"})))
 
 
 def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,7 +226,7 @@ def _wait_for(condition: Any, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_killed_or_interrupted_sync_converges_on_rerun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sig: int
 ) -> None:
@@ -227,7 +238,7 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
     with make_world(tmp_path / "crash", flavor="cloud", prs=30) as world:
         world.jira.set_faults(Faults(latency=0.03, reset_after_write_rate=0.1))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jirabucket", "sync"],
+            [sys.executable, "-m", "jirabucket", "sync", "--json"],
             env=_env(world),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -235,12 +246,16 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
         )
         _wait_for(lambda: sum(r.is_write and "remotelink" in r.path for r in world.jira.requests) >= 10)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
-        if sig == signal.SIGINT:
-            assert proc.returncode == 130, err
-            assert "interrupted" in one_line_error(err)
-        else:
+        out, err = proc.communicate(timeout=60)
+        if sig == signal.SIGKILL:
             assert proc.returncode == -signal.SIGKILL
+        else:  # Ctrl-C and SIGTERM (cron, systemd, CI runners) both stop cleanly, with the JSON saying why
+            code, word = (130, "interrupted") if sig == signal.SIGINT else (143, "terminated")
+            assert proc.returncode == code, err
+            assert word in one_line_error(err)
+            doc = json.loads(out)
+            assert doc["exit_code"] == code and doc["error"].startswith(word)
+            assert doc["links_created"] >= 0 and "failed" in doc
         partial = world.final_state()
         assert partial != expected  # the kill really cut the work short
         world.jira.set_faults(Faults())

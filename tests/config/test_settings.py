@@ -138,7 +138,14 @@ def test_syntax_error_reports_line(tmp_path: Path) -> None:
         (GOOD.replace('["ABC", "OPS"]', "[]"), r"\[jira\] projects is empty"),
         (GOOD.replace('["acme/api"]', '["acme"]'), "is not 'workspace/slug'"),
         (GOOD.replace('open = "In Review"', "opened = 1"), "unknown key 'sync.transitions.opened'"),
-        (GOOD + "\n[queue]\nworkers = 0\n", r"queue.workers must be a whole number >= 1, got 0"),
+        (GOOD + "\n[queue]\nworkers = 0\n", r"queue.workers must be a whole number from 1 to 256, got 0"),
+        (GOOD + "\n[queue]\nworkers = 1000000000\n", r"queue.workers must be a whole number from 1 to 256"),
+        (GOOD + "\n[queue]\ntimeout = 0.5\n", r"queue.timeout must be seconds from 1 to 600, got 0.5"),
+        (GOOD + "\n[queue]\ntimeout = 3600\n", r"queue.timeout must be seconds from 1 to 600"),
+        (GOOD + "\n[queue]\nmax_attempts = 1000\n", r"queue.max_attempts must be a whole number from 1 to 100"),
+        (GOOD + "\n[queue]\nmax_delay = 0\n", r"queue.max_delay must be seconds from 0.01 to 3600"),
+        (GOOD + "\n[queue]\nworkers = 4\nper_host_concurrency = 8\n", r"per_host_concurrency \(8\) must not exceed"),
+        (GOOD.replace('["acme/api"]', '["acme/api"]\nrequests_per_hour = 0'), r"requests_per_hour must be"),
         (GOOD + "\n[queue]\nworkers = true\n", r"queue.workers must be a whole number"),
         (GOOD.replace("[jira]", "jira = 3\n[other]"), r"jira must be a table"),
     ],
@@ -170,3 +177,38 @@ def test_example_config_is_valid() -> None:
     s = load_settings(config_path=example, environ=ENV)
     assert s.jira.projects
     assert s.bitbucket.repositories
+
+
+def test_per_host_concurrency_follows_fewer_workers_down(tmp_path: Path) -> None:
+    s = load_settings(config_path=write(tmp_path, GOOD + "\n[queue]\nworkers = 4\n"), environ=ENV)
+    assert (s.queue.workers, s.queue.per_host_concurrency) == (4, 4)
+
+
+def test_other_tools_url_name_is_read_and_ours_wins(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    other = load_settings(config_path=path, environ={"JIRA_BASE_URL": "https://other.atlassian.net"})
+    assert (other.jira.url, other.jira.url_source) == ("https://other.atlassian.net", "JIRA_BASE_URL")
+    both = load_settings(config_path=path, environ={**ENV, "JIRA_BASE_URL": "https://other.atlassian.net"})
+    assert (both.jira.url, both.jira.url_source) == ("https://acme.atlassian.net", "JIRA_URL")
+
+
+def test_user_config_file_is_used_when_there_is_no_local_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work, xdg = tmp_path / "work", tmp_path / "xdg"
+    work.mkdir()
+    (xdg / "jirabucket").mkdir(parents=True)
+    (xdg / "jirabucket" / "config.toml").write_text(GOOD)
+    monkeypatch.chdir(work)
+    env = {**ENV, "XDG_CONFIG_HOME": str(xdg)}
+    assert load_settings(environ=env).config_path == xdg / "jirabucket" / "config.toml"
+    (work / "jirabucket.toml").write_text(GOOD.replace('"ABC", "OPS"', '"LOC"'))
+    assert load_settings(environ=env).jira.projects == ("LOC",)  # ./jirabucket.toml comes first
+    explicit = write(tmp_path, GOOD.replace('"ABC", "OPS"', '"EXP"'))
+    assert load_settings(environ={**env, "JIRABUCKET_CONFIG": str(explicit)}).jira.projects == ("EXP",)
+
+
+def test_missing_config_names_where_it_was_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"jirabucket.toml not found: .*~/.config/jirabucket/config.toml"):
+        load_settings(environ={**ENV, "XDG_CONFIG_HOME": str(tmp_path / "none")})

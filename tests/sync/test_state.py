@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jirabucket.errors import ConfigError, StateLocked
+from jirabucket.errors import StateError, StateLocked
 from jirabucket.statedir import StateLock
 from jirabucket.sync.state import StateStore
 
@@ -77,5 +77,5 @@ def test_lock_excludes_another_process(tmp_path: Path) -> None:
 def test_state_dir_that_is_a_file(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_text("x")
-    with pytest.raises(ConfigError, match="JIRABUCKET_STATE_DIR"):
+    with pytest.raises(StateError, match="JIRABUCKET_STATE_DIR"):
         StateStore(path)

@@ -75,8 +75,9 @@ def test_second_run_writes_nothing_and_reads_one_page(world: World) -> None:
     code, doc = run_sync(world)
     assert code == 0
     assert writes(world) == []
-    assert world.jira.requests == []
-    assert len(world.bitbucket.requests) <= 2  # one page request per repository
+    # Credentials are proved every run (one cheap request each), then one page request per repository.
+    assert [r.path.rsplit("/", 1)[-1] for r in world.jira.requests] == ["myself"]
+    assert len(world.bitbucket.requests) <= 1 + 2
     assert doc["pull_requests"] == 0
     assert world.final_state() == before
 
@@ -140,12 +141,16 @@ def test_final_state_under_faults_equals_fault_free(tmp_path: Path) -> None:
         faults = Faults(error_rate=0.2, reset_rate=0.05, reset_after_write_rate=0.05)
         storm.jira.set_faults(faults)
         storm.bitbucket.set_faults(faults)
-        storm.bitbucket.rate_limit(1.0)
-        # Jira's 429 window opens with Jira's first request, whenever the reads get there.
-        opener = threading.Thread(target=_open_window_on_first_request, args=(storm,), daemon=True)
-        opener.start()
+        # Each product's 429 window opens with its first request, whenever the run gets there.
+        openers = [
+            threading.Thread(target=_open_window_on_first_request, args=(storm.jira,), kwargs={"retry_after": 1}),
+            threading.Thread(target=_open_window_on_first_request, args=(storm.bitbucket,)),
+        ]
+        for opener in openers:
+            opener.start()
         code, doc = run_sync(storm)
-        opener.join()
+        for opener in openers:
+            opener.join()
         assert code == 0, doc["failed"]
         assert storm.final_state() == expected
         assert any(r.status == 429 for r in storm.jira.requests)
@@ -153,11 +158,11 @@ def test_final_state_under_faults_equals_fault_free(tmp_path: Path) -> None:
         assert any(r.status == 503 for r in storm.jira.requests)
 
 
-def _open_window_on_first_request(world: World) -> None:
+def _open_window_on_first_request(sim: Any, **retry_after: Any) -> None:
     deadline = time.monotonic() + 30
-    while not world.jira.requests and time.monotonic() < deadline:
+    while not sim.requests and time.monotonic() < deadline:
         time.sleep(0.005)
-    world.jira.rate_limit(1.0, retry_after=1)
+    sim.rate_limit(1.0, **retry_after)
 
 
 def test_unavailable_transition_is_a_warning(tmp_path: Path) -> None:

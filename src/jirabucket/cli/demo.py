@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from jirabucket.cli.main import EXIT_FAILED, EXIT_OK
-from jirabucket.cli.output import console_for, emit_json, print_summary
+from jirabucket.cli.main import EXIT_FAILED, EXIT_OK, emit_json
+from jirabucket.cli.output import console_for, print_summary
 from jirabucket.demo import run_demo
 
 
@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(prs=args.prs, seed=args.seed)
     report = result.report
     if args.json:
-        emit_json({**report.to_json(), "examples": result.examples})
+        emit_json(args, {**report.to_json(), "examples": result.examples})
     else:
         console = console_for(args)
         repos = ", ".join(result.repositories)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from jirabucket.cli.main import EXIT_FAILED, EXIT_OK
-from jirabucket.cli.output import console_for, emit_json, print_dead_letters
+from jirabucket.cli.main import EXIT_FAILED, EXIT_OK, emit_json
+from jirabucket.cli.output import console_for, print_dead_letters
 from jirabucket.config import default_state_dir, load_settings
 from jirabucket.sync import failed_work, retry_failed
 from jirabucket.sync.report import describe_target
@@ -20,10 +20,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     """List dead letters without sending anything."""
-    state_dir = load_settings(config_path=args.config).state_dir if args.config else default_state_dir(os.environ)
-    letters = failed_work(state_dir)
+    # The journal is local: no URL, no token and no request is needed to read it.
+    letters = failed_work(default_state_dir(os.environ))
     if args.json:
-        emit_json({"failed": [
+        emit_json(args, {"failed": [
             {"id": d.id, "operation": d.operation, "target": describe_target(d.args), "attempts": d.attempts,
              "error": d.error, "failed_at": d.failed_at} for d in letters]})
     else:
@@ -36,7 +36,7 @@ def _retry(args: argparse.Namespace) -> int:
     settings = load_settings(config_path=args.config)
     result = retry_failed(settings, jira_token=JiraToken.from_env(), bitbucket_token=BitbucketToken.from_env())
     if args.json:
-        emit_json({"retried": result.retried, "still_failed": result.still_failed})
+        emit_json(args, {"retried": result.retried, "still_failed": result.still_failed})
     else:
         console_for(args).print(f"retried {result.retried}; still failed: {result.still_failed}")
     return EXIT_FAILED if result.still_failed else EXIT_OK

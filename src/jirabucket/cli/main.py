@@ -1,8 +1,11 @@
 """The ``jirabucket`` command: parse arguments, run one command module, map errors to exit codes.
 
 Exit codes: 0 all done; 1 some work failed for good (kept as dead letters);
-2 configuration, authentication or usage error; 75 another sync holds the state
-directory; 130 interrupted (unfinished work stays in the journal).
+2 configuration, authentication or usage error; 74 the state directory or its
+database is damaged, unwritable or full; 75 another sync holds the state
+directory; 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM): unfinished
+work stays in the journal. With ``--json`` stdout carries the command's one JSON
+object whatever the exit code, with an ``error`` field when it stopped early.
 
 Only the standard library and :mod:`jirabucket.errors` are imported here: each
 command's module (and with it atlassian-python-api, requests and rich) is
@@ -14,16 +17,39 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import logging
+import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import FrameType
+from typing import Any
 
 from jirabucket import __version__
-from jirabucket.errors import AuthError, ConfigError, JirabucketError, StateLocked
+from jirabucket.errors import AuthError, ConfigError, JirabucketError, StateError, StateLocked
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_LOCKED", "EXIT_OK", "main"]
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_STATE",
+    "EXIT_TERMINATED",
+    "Terminated",
+    "emit_failure_json",
+    "emit_json",
+    "exit_for",
+    "main",
+]
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_STATE, EXIT_LOCKED = 0, 1, 2, 74, 75
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (cron, systemd, Kubernetes, CI runners): handled exactly like Ctrl-C."""
 
 # Command name -> the module under jirabucket.cli whose `run(args) -> int` carries it out.
 _COMMANDS = {
@@ -72,6 +98,83 @@ def _logging(verbose: bool) -> Iterator[None]:
         root.removeHandler(handler)
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` in the main thread while a command runs.
+
+    Subclassing KeyboardInterrupt means every place that stops promptly on Ctrl-C
+    (the queue's drain, the readers) stops the same way on SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals can only be handled in the main thread (e.g. main() called from a worker)
+        return
+
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# What ends a command, most specific first: the exit code and the one line printed for it.
+_OUTCOMES: tuple[tuple[type[BaseException], int, Callable[[BaseException], str]], ...] = (
+    (AuthError, EXIT_CONFIG, lambda exc: f"authentication failed: {exc}"),
+    (ConfigError, EXIT_CONFIG, lambda exc: f"error: {exc}"),
+    (StateError, EXIT_STATE, lambda exc: f"error: {exc}"),
+    (StateLocked, EXIT_LOCKED, str),
+    (Terminated, EXIT_TERMINATED,
+     lambda _: "terminated (SIGTERM): unfinished work is kept in the journal for the next run"),
+    (KeyboardInterrupt, EXIT_INTERRUPTED,
+     lambda _: "interrupted: unfinished work is kept in the journal for the next run"),
+    (JirabucketError, EXIT_FAILED, str),
+)
+
+
+def exit_for(exc: BaseException) -> tuple[int, str] | None:
+    """Return the exit code and the one line for an error that ends a command, or ``None`` if it is a bug.
+
+    Args:
+        exc: What the command raised.
+
+    Returns:
+        ``(code, message)``; ``None`` for an exception that is not a user-facing outcome.
+    """
+    for kind, code, say in _OUTCOMES:
+        if isinstance(exc, kind):
+            return code, say(exc)
+    return None
+
+
+# Exit codes that still print the JSON object under --json: the command had started its work.
+# A configuration, token or usage error (2) prints only its line, as nothing was done.
+_JSON_ON_EXIT = frozenset({EXIT_FAILED, EXIT_STATE, EXIT_LOCKED, EXIT_INTERRUPTED, EXIT_TERMINATED})
+
+
+def emit_failure_json(args: argparse.Namespace, exc: BaseException, partial: Mapping[str, Any]) -> None:
+    """Under ``--json``, print ``partial`` (what was done so far) with why the command stopped.
+
+    Args:
+        args: The parsed command line.
+        exc: What ended the command.
+        partial: The command's JSON object so far (its counters, ``failed``).
+    """
+    outcome = exit_for(exc)
+    if args.json and outcome is not None and outcome[0] in _JSON_ON_EXIT:
+        emit_json(args, {"failed": [], **partial, "error": outcome[1], "exit_code": outcome[0]})
+
+
+def emit_json(args: argparse.Namespace, doc: Mapping[str, Any]) -> None:
+    """Print the command's one JSON object on stdout (once; later calls are ignored)."""
+    if getattr(args, "json_emitted", False):
+        return
+    args.json_emitted = True
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
 def _command(name: str) -> Callable[[argparse.Namespace], int]:
     module = importlib.import_module(f"jirabucket.cli.{_COMMANDS[name]}")
     run: Callable[[argparse.Namespace], int] = module.run
@@ -89,19 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        with _logging(args.verbose):
+        with _sigterm_interrupts(), _logging(args.verbose):
             return _command(args.command)(args)
-    except (ConfigError, AuthError) as exc:
-        kind = "authentication failed" if isinstance(exc, AuthError) else "error"
-        return _fail(f"{kind}: {exc}", EXIT_CONFIG)
-    except StateLocked as exc:
-        return _fail(str(exc), EXIT_LOCKED)
-    except KeyboardInterrupt:
-        return _fail("interrupted: unfinished work is kept in the journal for the next run", EXIT_INTERRUPTED)
-    except JirabucketError as exc:
-        return _fail(str(exc), EXIT_FAILED)
-
-
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"jirabucket: {message}\n")
-    return code
+    except (JirabucketError, KeyboardInterrupt) as exc:
+        code, message = exit_for(exc) or (EXIT_FAILED, str(exc))
+        emit_failure_json(args, exc, {})  # no-op when the command printed its own already
+        sys.stderr.write(f"jirabucket: {message}\n")
+        return code

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +20,6 @@ _SHOWN = 5
 __all__ = [
     "ProgressBar",
     "console_for",
-    "emit_json",
     "print_dead_letters",
     "print_plan",
     "print_summary",
@@ -33,11 +30,6 @@ __all__ = [
 def console_for(args: argparse.Namespace) -> Console:
     """Return the console for human output: stderr under ``--json`` (stdout is the JSON's), silent if ``--quiet``."""
     return Console(file=sys.stderr if args.json else sys.stdout, quiet=args.quiet, highlight=False)
-
-
-def emit_json(doc: Mapping[str, Any]) -> None:
-    """Print the one JSON object of a ``--json`` run on stdout."""
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 class ProgressBar:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from jirabucket.cli.main import EXIT_FAILED, EXIT_OK
-from jirabucket.cli.output import console_for, emit_json, print_plan, print_summary, progress_bar
+from jirabucket.cli.main import EXIT_FAILED, EXIT_OK, emit_failure_json, emit_json
+from jirabucket.cli.output import console_for, print_plan, print_summary, progress_bar
 from jirabucket.config import load_settings
-from jirabucket.sync import sync
+from jirabucket.sync import SyncReport, sync
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 
@@ -17,13 +17,18 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(config_path=args.config)
     jira_token, bitbucket_token = JiraToken.from_env(), BitbucketToken.from_env()
     console = console_for(args)
-    with progress_bar(console, enabled=not (args.json or args.quiet)) as bar:
-        report = sync(
-            settings, jira_token=jira_token, bitbucket_token=bitbucket_token,
-            dry_run=args.dry_run, full=args.full, progress=bar,
-        )
+    report = SyncReport()
+    try:
+        with progress_bar(console, enabled=not (args.json or args.quiet)) as bar:
+            sync(
+                settings, jira_token=jira_token, bitbucket_token=bitbucket_token,
+                dry_run=args.dry_run, full=args.full, progress=bar, report=report,
+            )
+    except BaseException as exc:
+        emit_failure_json(args, exc, report.to_json())  # what was done before it stopped, and why
+        raise
     if args.json:
-        emit_json(report.to_json())
+        emit_json(args, report.to_json())
     elif args.dry_run:
         print_plan(console, report)
     else:

@@ -13,17 +13,18 @@ from typing import Any
 
 from jirabucket.errors import ConfigError
 
-__all__ = ["SCHEMA", "Field", "check_table"]
+__all__ = ["MAX_WORKERS", "SCHEMA", "Field", "check_table"]
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One key: the types it takes, how to describe them, and an optional lower bound."""
+    """One key: the types it takes, how to describe them, and optional bounds (inclusive)."""
 
     types: tuple[type, ...]
     expected: str
     item: type | None = None
     minimum: float | None = None
+    maximum: float | None = None
 
 
 _STR = Field((str,), "a string")
@@ -32,8 +33,16 @@ _STR_LIST = Field((list,), "a list of strings", item=str)
 _FLAVOR = Field((str,), "\"cloud\" or \"datacenter\"")
 
 
-def _positive_int(minimum: int) -> Field:
-    return Field((int,), f"a whole number >= {minimum}", minimum=minimum)
+def _whole(minimum: int, maximum: int) -> Field:
+    return Field((int,), f"a whole number from {minimum} to {maximum}", minimum=minimum, maximum=maximum)
+
+
+def _number(minimum: float, maximum: float, unit: str) -> Field:
+    return Field((int, float), f"{unit} from {minimum:g} to {maximum:g}", minimum=minimum, maximum=maximum)
+
+
+# Every number has bounds: a typo such as workers = 1000000000 is an error, not a hang.
+MAX_WORKERS = 256
 
 
 _Schema = Mapping[str, "Field | _Schema"]
@@ -44,7 +53,7 @@ SCHEMA: _Schema = {
         "url": _STR,
         "flavor": _FLAVOR,
         "repositories": _STR_LIST,
-        "requests_per_hour": Field((int, float), "a number of requests > 0", minimum=1),
+        "requests_per_hour": _number(1, 100_000, "requests an hour"),
     },
     "sync": {
         "scan_commits": _BOOL,
@@ -52,11 +61,11 @@ SCHEMA: _Schema = {
         "transitions": {"open": _STR, "merged": _STR, "declined": _STR},
     },
     "queue": {
-        "workers": _positive_int(1),
-        "per_host_concurrency": _positive_int(1),
-        "max_attempts": _positive_int(1),
-        "max_delay": Field((int, float), "seconds >= 0.01", minimum=0.01),
-        "timeout": Field((int, float), "seconds > 0", minimum=0.1),
+        "workers": _whole(1, MAX_WORKERS),
+        "per_host_concurrency": _whole(1, MAX_WORKERS),
+        "max_attempts": _whole(1, 100),
+        "max_delay": _number(0.01, 3600, "seconds"),
+        "timeout": _number(1, 600, "seconds"),
     },
 }
 
@@ -98,8 +107,7 @@ def _check_value(value: object, spec: Field, *, path: Path, dotted: str) -> None
     if ok and spec.item is not None:
         assert isinstance(value, list)
         ok = all(isinstance(v, spec.item) for v in value)
-    if ok and spec.minimum is not None:
-        assert isinstance(value, int | float)
-        ok = value >= spec.minimum
+    if ok and isinstance(value, int | float):
+        ok = (spec.minimum is None or value >= spec.minimum) and (spec.maximum is None or value <= spec.maximum)
     if not ok:
         raise ConfigError(f"{path}: {dotted} must be {spec.expected}, got {value!r}")

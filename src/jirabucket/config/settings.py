@@ -1,18 +1,21 @@
 """Settings: what to sync, where, and how hard to push.
 
 Precedence, stated once: **explicit arguments > environment variables > the TOML
-file > defaults**. Tokens never come from here: they come only from the
-environment (see :mod:`jirabucket.tokens`); a ``token`` key in the TOML file is
-an error.
+file > defaults**. Where two variables mean the same (ours and the name other
+Jira tools use, e.g. ``JIRA_URL`` and ``JIRA_BASE_URL``), ours wins. The TOML
+file is the first of: ``--config`` / ``JIRABUCKET_CONFIG``; ``./jirabucket.toml``;
+``$XDG_CONFIG_HOME/jirabucket/config.toml`` (default ``~/.config/…``). Tokens
+never come from here: they come only from the environment (see
+:mod:`jirabucket.tokens`); a ``token`` key in the TOML file is an error.
 
 Environment variables read here:
 
 =======================  ====================================================
-``JIRA_URL``             Jira base URL (``https://acme.atlassian.net``)
+``JIRA_URL``             Jira base URL (``https://acme.atlassian.net``); alias ``JIRA_BASE_URL``
 ``JIRA_FLAVOR``          ``cloud`` or ``datacenter`` (default: inferred from host)
 ``BITBUCKET_URL``        default ``https://api.bitbucket.org``
 ``BITBUCKET_FLAVOR``     ``cloud`` or ``datacenter`` (default: inferred from host)
-``JIRABUCKET_CONFIG``    TOML file (default ``./jirabucket.toml``)
+``JIRABUCKET_CONFIG``    TOML file (default: see above)
 ``JIRABUCKET_STATE_DIR`` state and journal (default ``$XDG_STATE_HOME/jirabucket``
                          else ``~/.local/state/jirabucket``)
 =======================  ====================================================
@@ -40,6 +43,7 @@ __all__ = [
     "QueueSettings",
     "Settings",
     "SyncSettings",
+    "config_file",
     "default_state_dir",
     "load_settings",
     "read_toml",
@@ -52,11 +56,16 @@ DEFAULT_BITBUCKET_URL = "https://api.bitbucket.org"
 
 @dataclass(frozen=True, slots=True)
 class JiraSettings:
-    """Where Jira is and which projects' keys are synced."""
+    """Where Jira is and which projects' keys are synced.
+
+    ``url_source`` names where the URL came from (a variable, ``[jira] url`` or
+    ``argument``), so ``check`` can say which of two aliases it used.
+    """
 
     url: str
     flavor: Flavor
     projects: tuple[str, ...]
+    url_source: str = "JIRA_URL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +153,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"config file {path} not found: copy config/jirabucket.example.toml there "
-            "or set JIRABUCKET_CONFIG / --config"
+            f"config file {path} not found: copy config/jirabucket.example.toml to ./jirabucket.toml "
+            "or ~/.config/jirabucket/config.toml, or set JIRABUCKET_CONFIG / --config"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
@@ -183,7 +192,7 @@ def load_settings(
         ConfigError: Anything is missing or wrong; the message names the variable or key.
     """
     env = os.environ if environ is None else environ
-    path = Path(config_path or env.get("JIRABUCKET_CONFIG") or "jirabucket.toml").expanduser()
+    path = Path(config_path).expanduser() if config_path else config_file(env)
     data = read_toml(path)
     jira_t, bb_t = data.get("jira", {}), data.get("bitbucket", {})
     jira = _jira(jira_t, env, path, url=jira_url, flavor=jira_flavor)
@@ -194,24 +203,50 @@ def load_settings(
         comment=sync_t.get("comment", True),
         transitions=types.MappingProxyType(dict(sync_t.get("transitions", {}))),
     )
-    queue = QueueSettings(**data.get("queue", {}))
+    queue = _queue(data.get("queue", {}), path)
     folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)
     return Settings(jira, bitbucket, sync, queue, folder, path)
+
+
+def config_file(env: Mapping[str, str]) -> Path:
+    """Return the TOML file to read: ``JIRABUCKET_CONFIG``, else ``./jirabucket.toml``, else the user's.
+
+    The user's file is ``$XDG_CONFIG_HOME/jirabucket/config.toml`` (default
+    ``~/.config/jirabucket/config.toml``); when neither file exists the answer is
+    ``./jirabucket.toml``, whose absence :func:`read_toml` then explains.
+    """
+    if env.get("JIRABUCKET_CONFIG"):
+        return Path(env["JIRABUCKET_CONFIG"]).expanduser()
+    local = Path("jirabucket.toml")
+    if local.exists():
+        return local
+    user = Path(env.get("XDG_CONFIG_HOME") or "~/.config").expanduser() / "jirabucket" / "config.toml"
+    return user if user.exists() else local
 
 
 def _pick(arg: str | None, env: Mapping[str, str], var: str, table: Mapping[str, Any], key: str) -> Any:
     return arg if arg is not None else env.get(var) or table.get(key)
 
 
+def _jira_url(arg: str | None, env: Mapping[str, str], table: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The Jira URL and where it came from: argument, ``JIRA_URL``, ``JIRA_BASE_URL``, ``[jira] url``."""
+    if arg is not None:
+        return arg, "argument"
+    for variable in ("JIRA_URL", "JIRA_BASE_URL"):
+        if env.get(variable):
+            return env[variable], variable
+    return table.get("url"), "[jira] url"
+
+
 def _jira(
     t: Mapping[str, Any], env: Mapping[str, str], path: Path, *, url: str | None, flavor: str | None
 ) -> JiraSettings:
-    raw = _pick(url, env, "JIRA_URL", t, "url")
+    raw, source = _jira_url(url, env, t)
     if not raw:
         raise ConfigError(
             f"JIRA_URL is not set: export JIRA_URL=https://<site>.atlassian.net or set [jira] url in {path}"
         )
-    checked = check_url(raw, variable="JIRA_URL")
+    checked = check_url(raw, variable=source if source != "[jira] url" else f"{path}: [jira] url")
     fl = _pick(flavor, env, "JIRA_FLAVOR", t, "flavor")
     inferred = infer_jira_flavor(checked)
     projects = tuple(t.get("projects", ()))
@@ -220,7 +255,7 @@ def _jira(
     for key in projects:
         if not _PROJECT_RE.fullmatch(key):
             raise ConfigError(f"{path}: [jira] projects: {key!r} is not a project key (like \"ABC\")")
-    return JiraSettings(checked, _flavor(fl, variable="JIRA_FLAVOR") if fl else inferred, projects)
+    return JiraSettings(checked, _flavor(fl, variable="JIRA_FLAVOR") if fl else inferred, projects, source)
 
 
 def _bitbucket(
@@ -241,3 +276,17 @@ def _bitbucket(
     return BitbucketSettings(
         checked, _flavor(fl, variable="BITBUCKET_FLAVOR") if fl else inferred, repos, rate
     )
+
+
+def _queue(table: Mapping[str, Any], path: Path) -> QueueSettings:
+    """The queue table, with per-host concurrency at most the worker count."""
+    defaults = QueueSettings()
+    workers = table.get("workers", defaults.workers)
+    if "per_host_concurrency" in table and table["per_host_concurrency"] > workers:
+        raise ConfigError(
+            f"{path}: queue.per_host_concurrency ({table['per_host_concurrency']}) must not exceed "
+            f"queue.workers ({workers}): lower it or add workers"
+        )
+    # Unset, it follows a smaller worker count down rather than exceed it.
+    per_host = table.get("per_host_concurrency", min(defaults.per_host_concurrency, workers))
+    return QueueSettings(**{**table, "per_host_concurrency": per_host})

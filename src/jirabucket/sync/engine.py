@@ -21,7 +21,7 @@ from typing import Any
 
 from jirabucket.clients import BitbucketClient, JiraClient
 from jirabucket.config import Settings
-from jirabucket.errors import JirabucketError
+from jirabucket.errors import JirabucketError, StateError
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
 from jirabucket.sync.keys import find_keys
@@ -54,6 +54,8 @@ class SyncEngine:
         dry_run: Plan only: read, but write nothing to Jira or the state.
         full: Ignore the cursors and read every pull request.
         on_progress: Called with (steps done, steps queued) as work completes.
+        report: The report to fill (a new one when ``None``); passing one lets a caller
+            read the counts so far when the run is interrupted.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SyncEngine:
         dry_run: bool = False,
         full: bool = False,
         on_progress: ProgressCallback | None = None,
+        report: SyncReport | None = None,
     ) -> None:
         self._settings = settings
         self._jira, self._bb, self._queue, self._store = jira, bitbucket, queue, store
@@ -74,7 +77,8 @@ class SyncEngine:
         self._on_progress = on_progress
         self._issues: dict[str, Issue | None] = {}
         self._queued = self._done = 0
-        self.report = SyncReport()
+        self._state_error: StateError | None = None
+        self.report = SyncReport() if report is None else report
         self._applier = PairApplier(jira=jira.api, store=store, report=self.report)
         self._applier.register(queue, key=jira.key)
 
@@ -108,6 +112,8 @@ class SyncEngine:
                 self._store.set_cursor(batch.repo, max(pr.updated for pr in batch.prs))
         self.report.requests = self._requests() - before
         self.report.seconds = time.monotonic() - start
+        if self._state_error is not None:
+            raise self._state_error  # the state cannot be trusted to record more: stop (CLI exit 74)
         return self.report
 
     def _requests(self) -> int:
@@ -204,6 +210,8 @@ class SyncEngine:
         failed = False
         for future, (operation, target) in futures.items():
             error = future.exception()
+            if isinstance(error, StateError):
+                self._state_error = self._state_error or error
             if error is not None:
                 failed = True
                 message = str(error) if isinstance(error, JirabucketError) else f"{type(error).__name__}: {error}"

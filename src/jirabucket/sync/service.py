@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jirabucket.config import Settings
-from jirabucket.queue import DeadLetter, Journal
-from jirabucket.runtime import Runtime, open_runtime
-from jirabucket.statedir import DB_NAME, StateLock
+from jirabucket.credentials import check_fit, verify
+from jirabucket.queue import DeadLetter
+from jirabucket.runtime import Runtime, open_journal, open_runtime
+from jirabucket.statedir import DB_NAME, STATE_FAILURES, StateLock, state_error
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
 from jirabucket.sync.report import Failure, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
@@ -47,6 +48,7 @@ def sync(
     dry_run: bool = False,
     full: bool = False,
     progress: ProgressCallback | None = None,
+    report: SyncReport | None = None,
 ) -> SyncReport:
     """Sync every configured repository once: resume the journal's leftovers, then read and write.
 
@@ -57,12 +59,15 @@ def sync(
         dry_run: Read, plan, write nothing (not even state); the plan is in ``report.plan``.
         full: Ignore the cursors and read every pull request.
         progress: Called with (steps done, steps queued) as work completes.
+        report: The report to fill; pass one to read the counts so far if the sync
+            raises or is interrupted (the CLI does, for ``--json``).
 
     Returns:
         The report; ``report.failed`` lists work that failed for good (kept as dead letters).
 
     Raises:
-        ConfigError: A token is missing or malformed, or the state directory is unusable.
+        ConfigError: A token is missing or malformed.
+        StateError: The state directory or database is damaged, unwritable or full.
         StateLocked: Another sync runs on the same state directory.
         AuthError: A token was refused.
         JirabucketError: Reading pull requests or issues failed for good.
@@ -70,7 +75,7 @@ def sync(
     with _session(settings, jira_token, bitbucket_token, durable=not dry_run) as (rt, store):
         engine = SyncEngine(
             settings=settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
-            dry_run=dry_run, full=full, on_progress=progress,
+            dry_run=dry_run, full=full, on_progress=progress, report=report,
         )
         known_dead = {d.id for d in rt.queue.dead_letters()}
         if not dry_run:
@@ -115,12 +120,13 @@ def failed_work(state_dir: Path) -> list[DeadLetter]:
     Returns:
         The dead letters, oldest first (none when there is no journal yet).
     """
-    path = state_dir / DB_NAME
-    if not path.exists():
+    if not (state_dir / DB_NAME).exists():
         return []
-    journal = Journal(path)
+    journal = open_journal(state_dir)
     try:
         return journal.dead_letters()
+    except STATE_FAILURES as exc:
+        raise state_error(state_dir / DB_NAME, exc) from None
     finally:
         journal.close()
 
@@ -129,12 +135,15 @@ def failed_work(state_dir: Path) -> list[DeadLetter]:
 def _session(
     settings: Settings, jira_token: JiraToken | None, bitbucket_token: BitbucketToken | None, *, durable: bool
 ) -> Iterator[tuple[Runtime, StateStore]]:
-    """Tokens checked first, then the lock, the runtime and the state store; all closed on exit."""
+    """Tokens checked first, then the lock, the runtime, the state store and the credentials; all closed on exit."""
     jira_token = JiraToken.from_env() if jira_token is None else jira_token
     bitbucket_token = BitbucketToken.from_env() if bitbucket_token is None else bitbucket_token
+    check_fit(settings, jira_token=jira_token, bitbucket_token=bitbucket_token)
     with (
         StateLock(settings.state_dir),
         open_runtime(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=durable) as rt,
         contextlib.closing(StateStore(settings.state_dir)) as store,
     ):
+        # Every run proves both tokens first: a run with nothing new must not look green with a dead token.
+        verify(rt, jira_token=jira_token, bitbucket_token=bitbucket_token)
         yield rt, store

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from jirabucket.statedir import DB_NAME, ensure_state_dir
+from jirabucket.statedir import DB_NAME, STATE_FAILURES, ensure_state_dir, state_error
 
 __all__ = ["StateStore"]
 
@@ -45,30 +45,47 @@ class StateStore:
 
     Args:
         state_dir: The state directory; the database is ``DB_NAME`` inside it.
+        busy_timeout: Seconds to wait for another connection's write lock (the journal's).
+
+    Raises:
+        StateError: The database is damaged or cannot be opened or written.
     """
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = ensure_state_dir(state_dir) / DB_NAME
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout, isolation_level=None)
+            # A damaged file must stop the run here, before any request is sent.
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict and verdict[0]}")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except STATE_FAILURES as exc:
+            raise state_error(self.path, exc) from None
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except STATE_FAILURES as exc:
+                raise state_error(self.path, exc) from None
 
     def _one(self, sql: str, args: tuple[str, ...]) -> str | None:
         with self._lock:
-            row = self._db.execute(sql, args).fetchone()
+            try:
+                row = self._db.execute(sql, args).fetchone()
+            except STATE_FAILURES as exc:
+                raise state_error(self.path, exc) from None
         return None if row is None else str(row[0])
 
     def cursor(self, repo: str) -> datetime | None:
