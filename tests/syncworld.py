@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jirabucket.config import Settings, load_settings
+from jirabucket.sync import sync
 from jirabucket.testing import (
     BitbucketCloudSimulator,
     BitbucketDataCenterSimulator,
@@ -67,6 +68,20 @@ class World:
     def bitbucket_token(self) -> BitbucketToken:
         """The token the Bitbucket simulator accepts."""
         return BitbucketToken(BB_SECRET)
+
+    def sync(self, *, dry_run: bool = False, full: bool = False) -> tuple[int, dict[str, Any]]:
+        """Call the sync service as a script would; the code is the exit code the CLI would return."""
+        report = sync(
+            self.settings(), jira_token=self.jira_token(), bitbucket_token=self.bitbucket_token(),
+            dry_run=dry_run, full=full,
+        )
+        return (1 if report.failed else 0), report.to_json()
+
+    def configure(self, old: str, new: str) -> None:
+        """Change the config file: replace ``old`` (which must be there) with ``new``."""
+        text = self.config.read_text()
+        assert old in text, old
+        self.config.write_text(text.replace(old, new))
 
     def final_state(self) -> dict[str, Any]:
         """Links, comments and statuses of every issue, comparable across runs (URLs made port-free)."""

@@ -9,19 +9,14 @@ from typing import Any
 
 import pytest
 
-from jirabucket.sync import failed_work, sync
+from jirabucket.sync import failed_work
 from jirabucket.sync.steps import mentions_url
 from jirabucket.testing import Faults
 from syncworld import World, make_world
 
 
 def run_sync(world: World, *args: str) -> tuple[int, dict[str, Any]]:
-    """Call the sync service as a script would; the exit code is what the CLI would return."""
-    report = sync(
-        world.settings(), jira_token=world.jira_token(), bitbucket_token=world.bitbucket_token(),
-        dry_run="--dry-run" in args, full="--full" in args,
-    )
-    return (1 if report.failed else 0), report.to_json()
+    return world.sync(dry_run="--dry-run" in args, full="--full" in args)
 
 
 @pytest.fixture(params=["cloud", "datacenter"])

@@ -5,8 +5,10 @@ Tokens are not configuration: they come only from the environment
 """
 
 from jirabucket.config.settings import (
+    KEY_SOURCES,
     BitbucketSettings,
     JiraSettings,
+    KeySource,
     QueueSettings,
     Settings,
     SyncSettings,
@@ -17,8 +19,10 @@ from jirabucket.config.settings import (
 )
 
 __all__ = [
+    "KEY_SOURCES",
     "BitbucketSettings",
     "JiraSettings",
+    "KeySource",
     "QueueSettings",
     "Settings",
     "SyncSettings",

@@ -31,6 +31,7 @@ _STR = Field((str,), "a string")
 _BOOL = Field((bool,), "true or false")
 _STR_LIST = Field((list,), "a list of strings", item=str)
 _FLAVOR = Field((str,), "\"cloud\" or \"datacenter\"")
+_FIELDS = Field((dict,), 'a table of field values, e.g. resolution = { name = "Done" }')
 
 
 def _whole(minimum: int, maximum: int) -> Field:
@@ -59,6 +60,11 @@ SCHEMA: _Schema = {
         "scan_commits": _BOOL,
         "comment": _BOOL,
         "transitions": {"open": _STR, "merged": _STR, "declined": _STR},
+        "transition_fields": {"open": _FIELDS, "merged": _FIELDS, "declined": _FIELDS},
+        "transition_keys_from": _STR_LIST,
+        "branch_keys_ignore_case": _BOOL,
+        "reopen": _BOOL,
+        "max_transition_steps": _whole(1, 10),
     },
     "queue": {
         "workers": _whole(1, MAX_WORKERS),

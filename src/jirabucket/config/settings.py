@@ -30,7 +30,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from jirabucket.config.schema import SCHEMA, check_table
 from jirabucket.errors import ConfigError
@@ -38,8 +38,10 @@ from jirabucket.hosts import check_url, infer_bitbucket_flavor, infer_jira_flavo
 from jirabucket.models import FLAVORS, Flavor
 
 __all__ = [
+    "KEY_SOURCES",
     "BitbucketSettings",
     "JiraSettings",
+    "KeySource",
     "QueueSettings",
     "Settings",
     "SyncSettings",
@@ -52,6 +54,10 @@ __all__ = [
 _PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
 _REPO_RE = re.compile(r"[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+")
 DEFAULT_BITBUCKET_URL = "https://api.bitbucket.org"
+
+#: Where in a pull request an issue key can stand.
+KeySource = Literal["title", "branch", "description", "commits"]
+KEY_SOURCES: tuple[KeySource, ...] = get_args(KeySource)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +94,20 @@ class SyncSettings:
 
     ``transitions`` maps a PR state (``open``, ``merged``, ``declined``) to a
     transition name or target status name; an empty string means none.
+    ``transition_fields`` maps a PR state to the fields a transition screen
+    requires (sent as the transition's ``fields``, e.g. ``resolution``).
+    ``transition_keys_from`` says where a key must stand for its issue to be
+    moved (keys merely mentioned elsewhere get links and comments only).
     """
 
     scan_commits: bool = True
     comment: bool = True
     transitions: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
+    transition_fields: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: types.MappingProxyType({}))
+    transition_keys_from: tuple[KeySource, ...] = ("title", "branch")
+    branch_keys_ignore_case: bool = False
+    reopen: bool = False
+    max_transition_steps: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,10 +213,24 @@ def load_settings(
     jira = _jira(jira_t, env, path, url=jira_url, flavor=jira_flavor)
     bitbucket = _bitbucket(bb_t, env, path, url=bitbucket_url, flavor=bitbucket_flavor)
     sync_t = data.get("sync", {})
+    defaults = SyncSettings()
+    sources = tuple(sync_t.get("transition_keys_from", defaults.transition_keys_from))
+    for source in sources:
+        if source not in KEY_SOURCES:
+            raise ConfigError(
+                f"{path}: sync.transition_keys_from: {source!r} is not one of {', '.join(KEY_SOURCES)}"
+            )
     sync = SyncSettings(
         scan_commits=sync_t.get("scan_commits", True),
         comment=sync_t.get("comment", True),
         transitions=types.MappingProxyType(dict(sync_t.get("transitions", {}))),
+        transition_fields=types.MappingProxyType(
+            {state: types.MappingProxyType(dict(f)) for state, f in sync_t.get("transition_fields", {}).items()}
+        ),
+        transition_keys_from=sources,
+        branch_keys_ignore_case=sync_t.get("branch_keys_ignore_case", defaults.branch_keys_ignore_case),
+        reopen=sync_t.get("reopen", defaults.reopen),
+        max_transition_steps=sync_t.get("max_transition_steps", defaults.max_transition_steps),
     )
     queue = _queue(data.get("queue", {}), path)
     folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)

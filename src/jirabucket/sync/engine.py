@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from jirabucket.clients import BitbucketClient, JiraClient
-from jirabucket.config import Settings
-from jirabucket.errors import JirabucketError, StateError
+from jirabucket.config import KeySource, Settings
+from jirabucket.errors import ApiError, JirabucketError, StateError
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
 from jirabucket.sync.keys import find_keys
@@ -103,8 +103,12 @@ class SyncEngine:
             # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
             readers.shutdown(wait=False, cancel_futures=True)
         self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys})
-        # The most recently updated PR naming an issue decides its transition, across all repositories.
-        latest = _latest_pr_per_issue((pr, batch.keys[pr.id]) for batch in batches for pr in batch.prs)
+        # The most recently updated PR whose own work an issue is decides its transition, across repositories.
+        latest = _latest_pr_per_issue((pr, batch.movable[pr.id]) for batch in batches for pr in batch.prs)
+        if not self._dry_run:
+            for batch in batches:
+                for pr in batch.prs:
+                    self._store.record_pr_states(pr.web_url, pr.state, batch.movable[pr.id])
         submitted = [(batch, self._submit_pairs(batch, latest)) for batch in batches]
         for batch, futures in submitted:
             failed = self._collect(futures)
@@ -142,16 +146,34 @@ class SyncEngine:
         return prs
 
     def _commit_messages(self, repo: str, pr_id: int) -> list[str]:
-        return [commit.message for commit in self._bb.pull_request_commits(repo, pr_id)]
+        try:
+            return [commit.message for commit in self._bb.pull_request_commits(repo, pr_id)]
+        except ApiError as exc:
+            # One unreadable PR (say its source branch was deleted: DC answers 404 NoSuchCommitException)
+            # must not stop the repository, this run or the next: sync it from what could be read.
+            self.report.warn(
+                f"{repo}#{pr_id}: its commits could not be read ({exc}); synced from its title, branch "
+                "and description"
+            )
+            return []
 
     def _keys_by_pr(self, read: _Read) -> _RepoBatch:
         repo, prs, commits = read
-        projects = self._settings.jira.projects
+        projects, sync = self._settings.jira.projects, self._settings.sync
         keys: dict[int, list[str]] = {}
+        movable: dict[int, frozenset[str]] = {}
         for pr in prs:
-            messages = commits[pr.id].result() if pr.id in commits else []
-            keys[pr.id] = find_keys([pr.title, pr.source_branch, pr.description, *messages], projects=projects)
-        return _RepoBatch(repo, prs, keys)
+            branch = pr.source_branch.upper() if sync.branch_keys_ignore_case else pr.source_branch
+            texts: dict[KeySource, list[str]] = {
+                "title": [pr.title], "branch": [branch], "description": [pr.description],
+                "commits": commits[pr.id].result() if pr.id in commits else [],
+            }
+            keys[pr.id] = find_keys([t for source in texts.values() for t in source], projects=projects)
+            # Only keys that stand where the PR names its own work may move the issue.
+            movable[pr.id] = frozenset(
+                find_keys([t for source in sync.transition_keys_from for t in texts[source]], projects=projects)
+            )
+        return _RepoBatch(repo, prs, keys, movable)
 
     def _lookup(self, keys: set[str]) -> None:
         todo = sorted(k for k in keys if k not in self._issues)
@@ -172,7 +194,7 @@ class SyncEngine:
                 issue = self._issues.get(key)
                 if issue is None:
                     continue
-                target = self._transition_target(pr) if latest.get(key) is pr else None
+                target = self._transition_target(pr, issue) if latest.get(key) is pr else None
                 task = PairTask(issue=key, pr=PrRef.of(pr), comment=self._settings.sync.comment, transition=target)
                 if self._dry_run:
                     self._plan(task, issue)
@@ -198,9 +220,17 @@ class SyncEngine:
             for operation in task.steps()
         }
 
-    def _transition_target(self, pr: PullRequest) -> str | None:
-        name = self._settings.sync.transitions.get(pr.state.lower(), "")
-        return name or None
+    def _transition_target(self, pr: PullRequest, issue: Issue) -> str | None:
+        """Where this PR moves the issue, if anywhere: the configured status, within the rules below."""
+        sync = self._settings.sync
+        name = sync.transitions.get(pr.state.lower(), "")
+        if not name:
+            return None
+        if issue.status_category == "done" and pr.state != "MERGED" and not sync.reopen:
+            return None  # an opened, updated or declined PR never moves finished work backwards
+        if pr.state == "DECLINED" and self._store.other_active_pr(issue.key, pr.web_url):
+            return None  # another PR is still open (or merged) for this issue: it stays where that one put it
+        return name
 
     def _plan(self, task: PairTask, issue: Issue) -> None:
         for action, detail in self._applier.plan(task, issue):
@@ -232,9 +262,10 @@ class _RepoBatch:
     repo: str
     prs: list[PullRequest]
     keys: dict[int, list[str]]
+    movable: dict[int, frozenset[str]]
 
 
-def _latest_pr_per_issue(prs_with_keys: Iterable[tuple[PullRequest, list[str]]]) -> dict[str, PullRequest]:
+def _latest_pr_per_issue(prs_with_keys: Iterable[tuple[PullRequest, Iterable[str]]]) -> dict[str, PullRequest]:
     """For each issue, the most recently updated PR naming it: its state decides the transition."""
     latest: dict[str, PullRequest] = {}
     for pr, keys in prs_with_keys:

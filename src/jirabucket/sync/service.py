@@ -21,7 +21,7 @@ from jirabucket.statedir import DB_NAME, STATE_FAILURES, StateLock, state_error
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
 from jirabucket.sync.report import Failure, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
-from jirabucket.sync.steps import PairApplier
+from jirabucket.sync.steps import STEPS, PairApplier
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 __all__ = ["RetryReport", "failed_work", "retry_failed", "sync"]
@@ -82,11 +82,13 @@ def sync(
             rt.queue.resume()
         report = engine.run()
         rt.queue.join()
-        # Work resumed from an earlier run has no future here: its failures show as new dead letters.
+        # Steps resumed from an earlier run have no future here: their failures show as new dead letters.
+        # (A read that failed for good was already met by whoever waited on it.)
         listed = {(f.operation, f.target) for f in report.failed}
         for dead in rt.queue.dead_letters():
             failure = Failure(dead.operation, describe_target(dead.args), dead.error)
-            if dead.id not in known_dead and (failure.operation, failure.target) not in listed:
+            resumed = dead.id not in known_dead and dead.operation in STEPS
+            if resumed and (failure.operation, failure.target) not in listed:
                 report.fail(failure)
         return report
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS sync_comments (
 CREATE TABLE IF NOT EXISTS sync_transitions (
     issue TEXT NOT NULL, global_id TEXT NOT NULL, pr_state TEXT NOT NULL,
     PRIMARY KEY (issue, global_id, pr_state));
+CREATE TABLE IF NOT EXISTS sync_pr_states (
+    issue TEXT NOT NULL, global_id TEXT NOT NULL, pr_state TEXT NOT NULL,
+    PRIMARY KEY (issue, global_id));
 CREATE TABLE IF NOT EXISTS sync_transitions_pending (
     issue TEXT NOT NULL, global_id TEXT NOT NULL, pr_state TEXT NOT NULL, to_status TEXT NOT NULL,
     PRIMARY KEY (issue, global_id, pr_state));
@@ -145,6 +148,21 @@ class StateStore:
                 "INSERT OR REPLACE INTO sync_transitions_pending VALUES (?, ?, ?, ?)",
                 (issue, global_id, pr_state, to_status),
             )
+
+    def record_pr_states(self, global_id: str, pr_state: str, issues: Iterable[str]) -> None:
+        """Remember the state of a PR for each issue whose work it is (to weigh it against the issue's other PRs)."""
+        rows = [(issue, global_id, pr_state) for issue in issues]
+        if rows:
+            with self._tx() as db:
+                db.executemany("INSERT OR REPLACE INTO sync_pr_states VALUES (?, ?, ?)", rows)
+
+    def other_active_pr(self, issue: str, global_id: str) -> bool:
+        """Return whether another PR of ``issue`` is open or merged, as last read."""
+        sql = (
+            "SELECT 1 FROM sync_pr_states WHERE issue = ? AND global_id != ? AND pr_state IN ('OPEN', 'MERGED')"
+            " LIMIT 1"
+        )
+        return self._one(sql, (issue, global_id)) is not None
 
     def close(self) -> None:
         """Close the database connection."""

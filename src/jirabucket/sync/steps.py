@@ -12,6 +12,7 @@ a duplicate.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -19,15 +20,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from jirabucket.clients import JiraApi, no_transition_error
+from jirabucket.errors import PermanentError
 from jirabucket.models import Issue, PrState, PullRequest, Transition, pr_state
 from jirabucket.queue import TaskQueue
 from jirabucket.sync.report import SyncReport
 from jirabucket.sync.state import StateStore
 
-__all__ = ["COMMENT", "LINK", "TRANSITION", "PairApplier", "PairTask", "PrRef", "mentions_url"]
+__all__ = ["COMMENT", "LINK", "STEPS", "TRANSITION", "PairApplier", "PairTask", "PrRef", "jira_says", "mentions_url"]
 
 _RESOLVED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
 _TITLE_LIMIT = 250
+
+
+def jira_says(exc: PermanentError) -> str:
+    """Return Jira's own explanation from an error body (``errorMessages`` and ``errors``), else the error."""
+    try:
+        body = json.loads(exc.body)
+    except ValueError:
+        return str(exc)
+    if not isinstance(body, dict):
+        return str(exc)
+    said = [str(m) for m in body.get("errorMessages") or []]
+    said += [f"{text}" if str(text).lower().startswith(str(field).lower()) else f"{field}: {text}"
+             for field, text in (body.get("errors") or {}).items()]
+    return " ".join(said) or str(exc)
 
 
 def mentions_url(text: str, url: str) -> bool:
@@ -84,6 +100,7 @@ class PrRef:
 
 #: The queued operations of one pair, in the order they are submitted.
 LINK, COMMENT, TRANSITION = "sync.link", "sync.comment", "sync.transition"
+STEPS = frozenset({LINK, COMMENT, TRANSITION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +224,29 @@ class PairApplier:
             self._report.warn(f"{task.issue}: cannot move to {target!r} ({error})")
             return
         self._store.set_pending_transition(task.issue, url, state, match.to_status)
-        self._jira.apply_transition(task.issue, match.id)
+        try:
+            self._jira.apply_transition(task.issue, match.id)
+        except PermanentError as exc:  # 400/409: a required field, a validator, or another writer moved it first
+            self._refused(task, match, exc)
+            return
         self._store.record_transition(task.issue, url, state)
         self._report.add(transitions=1)
+
+    def _refused(self, task: PairTask, match: Transition, exc: PermanentError) -> None:
+        """Jira refused the transition: look again, and report, never fail the run.
+
+        Another writer (a second sync, a person) may have moved the issue first; then
+        it is where we wanted it, which is success. Otherwise Jira's own words say why
+        (``Resolution is required.``), and the next PR update tries again.
+        """
+        current, _ = self._jira.status_and_transitions(task.issue)
+        if current.casefold() in {str(task.transition).casefold(), match.to_status.casefold()}:
+            self._store.record_transition(task.issue, task.pr.url, task.pr.state)
+            return
+        self._report.warn(
+            f"{task.issue}: Jira refused to move it from {current!r} to {task.transition!r} "
+            f"({match.name}): {jira_says(exc)}"
+        )
 
     def plan(self, task: PairTask, issue: Issue) -> Iterator[tuple[str, str]]:
         """Say what the handlers would write for a task, without writing or asking Jira.
