@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -190,7 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete); only then pay its import
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
     try:
         with _sigterm_interrupts(), _logging(args.verbose):
             return _command(args.command)(args)
