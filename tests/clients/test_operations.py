@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import pytest
 import responses
+from client_helpers import RecordingQueue, Submitted
 
 from jirabucket.clients import BitbucketApi, BitbucketClient, JiraApi, JiraClient
-from jirabucket.clients.bitbucket import BitbucketEndpoints
-from jirabucket.clients.jira import JiraEndpoints
 from jirabucket.clients.operations import (
     Cursor,
     DirectRunner,
@@ -31,42 +28,6 @@ from jirabucket.tokens import BitbucketToken, JiraToken
 SECRET = "operations-secret-0001"
 JIRA = "https://jira.example.com"
 BITBUCKET = "https://git.example.com"
-
-
-@dataclass
-class Submitted:
-    operation: str
-    args: Mapping[str, Any]
-    key: str
-    idempotent: bool
-    subkey: str | None
-
-
-class RecordingQueue:
-    """A TaskSink that records each submission and runs its handler at once."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[tuple[str, str], Callable[[Mapping[str, Any]], object]] = {}
-        self.submitted: list[Submitted] = []
-        self.closed = False
-
-    def register(self, operation: str, handler: Callable[[Mapping[str, Any]], object], *, key: str) -> None:
-        self.handlers[(key, operation)] = handler
-
-    def submit(
-        self, operation: str, args: Mapping[str, Any], *, key: str, idempotent: bool,
-        subkey: str | None = None,
-    ) -> Future[Any]:
-        self.submitted.append(Submitted(operation, args, key, idempotent, subkey))
-        future: Future[Any] = Future()
-        try:
-            future.set_result(self.handlers[(key, operation)](args))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class _NoHttp:
@@ -129,11 +90,6 @@ class DemoClient(DemoEndpoints):
     def __init__(self, queue: RecordingQueue) -> None:
         self.api = DemoApi()
         self._runner = QueuedRunner(self.api, queue=queue, key="demo:host")
-
-
-@pytest.fixture
-def recorder() -> RecordingQueue:
-    return RecordingQueue()
 
 
 @pytest.fixture
@@ -264,43 +220,6 @@ def test_a_table_without_a_product_name_is_refused() -> None:
             @operation(Retry.READ)
             def thing(self: object) -> None:
                 """Nothing."""
-
-
-def _ops(table: type[Endpoints]) -> dict[str, Operation[Any, ..., Any]]:
-    return {op.name.split(".", 1)[1]: op for op in table.operations()}
-
-
-def test_jira_declarations_and_their_retry_classes() -> None:
-    ops = _ops(JiraEndpoints)
-    assert {name: op.retry for name, op in ops.items()} == {
-        "myself": Retry.READ,
-        "get_issues": Retry.READ,
-        "search_page": Retry.READ,
-        "remote_links": Retry.READ,
-        "upsert_remote_link": Retry.IDEMPOTENT_WRITE,
-        "comments": Retry.READ,
-        "add_comment": Retry.UNSAFE_WRITE,
-        "transitions": Retry.READ,
-        "transition": Retry.IDEMPOTENT_WRITE,
-        "status_and_transitions": Retry.READ,
-        "apply_transition": Retry.UNSAFE_WRITE,
-    }
-    assert {op.resource for op in ops.values() if op.retry.writes} == {("key",)}
-
-
-def test_bitbucket_declarations_and_their_retry_classes() -> None:
-    ops = _ops(BitbucketEndpoints)
-    assert {name: op.retry for name, op in ops.items()} == {
-        "whoami": Retry.READ,
-        "repository": Retry.READ,
-        "pull_requests_page": Retry.READ,
-        "pull_request_commits": Retry.READ,
-        "add_pr_comment": Retry.UNSAFE_WRITE,
-        "branches": Retry.READ,
-        "create_branch": Retry.UNSAFE_WRITE,
-    }
-    assert ops["add_pr_comment"].resource == ("repo", "pr_id")
-    assert ops["create_branch"].resource == ("repo",)
 
 
 @pytest.mark.parametrize(

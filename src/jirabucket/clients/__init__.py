@@ -11,8 +11,16 @@ the only one that imports atlassian-python-api; its errors are translated into
 
 from __future__ import annotations
 
-from jirabucket.clients.bitbucket import BitbucketApi, BitbucketClient
+from jirabucket.clients.bitbucket import BitbucketApi, BitbucketClient, BuildState
 from jirabucket.clients.jira import JiraApi, JiraClient, no_transition_error
 from jirabucket.clients.operations import Retry
 
-__all__ = ["BitbucketApi", "BitbucketClient", "JiraApi", "JiraClient", "Retry", "no_transition_error"]
+__all__ = [
+    "BitbucketApi",
+    "BitbucketClient",
+    "BuildState",
+    "JiraApi",
+    "JiraClient",
+    "Retry",
+    "no_transition_error",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from atlassian import Bitbucket
@@ -33,10 +33,15 @@ from jirabucket.hosts import host_key, infer_bitbucket_flavor
 from jirabucket.models import DEFAULT_PR_STATES, PR_STATES, Branch, Commit, Flavor, PullRequest, User
 from jirabucket.tokens import BitbucketToken, require_token
 
-__all__ = ["BitbucketApi", "BitbucketClient", "BitbucketEndpoints"]
+__all__ = ["BitbucketApi", "BitbucketClient", "BitbucketEndpoints", "BuildState"]
+
+#: A commit build status's state as Cloud names it; Data Center calls STOPPED "CANCELLED".
+BuildState = Literal["SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED"]
 
 _CLOUD_PAGE = 50  # Bitbucket Cloud's maximum pagelen for pull requests
+_CLOUD_COMMITS_PAGE = 100  # its maximum pagelen for commits
 _DC_PAGE = 100
+_BUILD_STATES = frozenset({"SUCCESSFUL", "FAILED", "INPROGRESS", "STOPPED"})
 _T = TypeVar("_T")
 
 
@@ -75,6 +80,23 @@ class BitbucketEndpoints(Endpoints):
     def repository(self: BitbucketApi, repo: str) -> dict[str, Any]:
         """Return the repository's JSON (NotFound: no such repository, or no access to it)."""
         return dict(self._call("GET", self._repo_path(repo)))
+
+    @operation(Retry.READ)
+    def verify_access(self: BitbucketApi, repo: str) -> None:
+        """Check that the token can read the repository, with one cheap request.
+
+        Every token kind may make it, unlike :meth:`whoami` (Cloud access tokens
+        cannot call ``/2.0/user``). AuthError for a refused token; NotFound for
+        no such repository, or none this token may see.
+        """
+        params = {"fields": "slug"} if self._cloud else None  # Cloud: a partial answer is enough
+        self._call("GET", self._repo_path(repo), params=params)
+
+    @operation(Retry.READ)
+    def pull_request(self: BitbucketApi, repo: str, pr_id: int) -> PullRequest:
+        """Return one pull request, with its source commit (NotFound for no such pull request)."""
+        data = self._call("GET", self._repo_path(repo, f"pullrequests/{int(pr_id)}", f"pull-requests/{int(pr_id)}"))
+        return bj.pr_from_cloud(repo, data) if self._cloud else bj.pr_from_datacenter(repo, data)
 
     @operation(Retry.READ)
     def pull_requests_page(
@@ -122,6 +144,78 @@ class BitbucketEndpoints(Endpoints):
         path = self._repo_path(repo, f"pullrequests/{int(pr_id)}/comments",
                                f"pull-requests/{int(pr_id)}/comments")
         self._call("POST", path, json={"content": {"raw": text}} if self._cloud else {"text": text})
+
+    @operation(Retry.READ)
+    def commits_between_page(
+        self: BitbucketApi, repo: str, *, include: str, exclude: str | None = None,
+        cursor: Cursor = None,
+    ) -> Page[Commit]:
+        """Return one page of the commits in (``exclude``, ``include``], newest first, and the next cursor.
+
+        Args:
+            repo: The repository.
+            include: The ref or hash the range ends at (inclusive): a tag, branch or commit.
+            exclude: The ref or hash it starts after (exclusive); ``None`` for all history.
+            cursor: ``None`` for the first page, else what the previous page returned.
+
+        Raises:
+            ApiError: A ref does not exist (NotFound, or PermanentError for Data Center's 400).
+        """
+        if self._cloud:
+            params: dict[str, Any] = {"include": include, "pagelen": _CLOUD_COMMITS_PAGE}
+            if exclude is not None:
+                params["exclude"] = exclude
+            if cursor is None:
+                data = self._call("GET", self._repo_path(repo, cloud="commits"), params=params)
+            else:
+                data = self._call("GET", _with_params(str(cursor), params), absolute=True)
+            page = [bj.commit_from_cloud(item) for item in data.get("values", [])]
+            return page, (str(data["next"]) if data.get("next") else None)
+        params = {"until": include, "start": int(cursor or 0), "limit": _DC_PAGE}
+        if exclude is not None:
+            params["since"] = exclude
+        data = self._call("GET", self._repo_path(repo, datacenter="commits"), params=params)
+        page = [bj.commit_from_datacenter(item) for item in data.get("values", [])]
+        return page, (None if data.get("isLastPage", True) else int(data["nextPageStart"]))
+
+    commits_between = commits_between_page.pages()
+
+    @operation(Retry.IDEMPOTENT_WRITE, on=("repo", "commit"))
+    def set_build_status(
+        self: BitbucketApi, repo: str, commit: str, *, key: str, state: BuildState, name: str,
+        url: str, description: str = "", ref: str | None = None,
+    ) -> None:
+        """Set the commit's build status ``key`` (the same key overwrites: safe to repeat).
+
+        Args:
+            repo: The repository.
+            commit: The commit hash (a pull request's :attr:`~jirabucket.models.PullRequest.source_commit`).
+            key: Identifies the status among the commit's (e.g. ``"jirabucket"``).
+            state: ``SUCCESSFUL``, ``FAILED``, ``INPROGRESS`` or ``STOPPED``.
+            name: The title shown.
+            url: Where the status links to.
+            description: A line of detail.
+            ref: The branch it ran on; Cloud shows the status on that branch's pull request.
+
+        Raises:
+            ConfigError: ``commit`` is not a hash or ``state`` is unknown.
+        """
+        if state not in _BUILD_STATES:
+            raise ConfigError(f"unknown build state {state!r} (expected one of {sorted(_BUILD_STATES)})")
+        body: dict[str, Any] = {"key": key, "state": state, "name": name, "url": url,
+                                "description": description}
+        commit = bj.check_commit(commit)
+        if self._cloud:
+            if ref:
+                body["refname"] = ref.removeprefix("refs/heads/")
+            self._call("POST", self._repo_path(repo, f"commit/{commit}/statuses/build"), json=body)
+            return
+        body["state"] = "CANCELLED" if state == "STOPPED" else state
+        if ref:
+            body["ref"] = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
+        # The repository-scoped endpoint (DC 7.4+), under "latest" as the 9.2 spec lists it.
+        owner, slug = bj.parse_repo(repo)
+        self._call("POST", f"rest/api/latest/projects/{owner}/repos/{slug}/commits/{commit}/builds", json=body)
 
     @operation(Retry.READ)
     def branches(self: BitbucketApi, repo: str) -> list[Branch]:

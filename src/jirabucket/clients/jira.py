@@ -7,7 +7,8 @@ on the queue under ``jira:<host>``. See :mod:`jirabucket.clients.operations`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any, ClassVar
 
 from atlassian import Jira, JiraCloud
@@ -24,9 +25,9 @@ from jirabucket.clients.operations import (
     operation,
 )
 from jirabucket.clients.transport import Transport, check_base_url, rest_options
-from jirabucket.errors import PermanentError
+from jirabucket.errors import ConfigError, NotFound, PermanentError
 from jirabucket.hosts import host_key, infer_jira_flavor
-from jirabucket.models import Comment, Flavor, Issue, IssueLookup, RemoteLink, Transition, User
+from jirabucket.models import Comment, Flavor, Issue, IssueLookup, RemoteLink, Transition, User, Version
 from jirabucket.tokens import JiraToken, require_token
 
 __all__ = ["JiraApi", "JiraClient", "JiraEndpoints", "no_transition_error"]
@@ -93,6 +94,18 @@ class JiraEndpoints(Endpoints):
     search = search_page.pages()
 
     @operation(Retry.READ)
+    def get_issue(self: JiraApi, key: str) -> Issue:
+        """Return one issue with its type and fixVersions (NotFound when it does not exist)."""
+        data = self._call("GET", f"issue/{jj.check_issue_key(key)}", params={"fields": _FIELDS})
+        return jj.issue_from_json(data)
+
+    @operation(Retry.READ)
+    def get_issue_status(self: JiraApi, key: str) -> tuple[str, str]:
+        """Return the issue's status name and its category (``new``, ``indeterminate`` or ``done``)."""
+        data = self._call("GET", f"issue/{jj.check_issue_key(key)}", params={"fields": "status"})
+        return jj.status_from_json(data)
+
+    @operation(Retry.READ)
     def remote_links(self: JiraApi, key: str) -> list[RemoteLink]:
         """Return the issue's remote links (NotFound when the issue does not exist)."""
         data = self._call("GET", f"issue/{jj.check_issue_key(key)}/remotelink")
@@ -134,8 +147,10 @@ class JiraEndpoints(Endpoints):
 
     @operation(Retry.READ)
     def transitions(self: JiraApi, key: str) -> list[Transition]:
-        """Return the transitions available on the issue now."""
-        data = self._call("GET", f"issue/{jj.check_issue_key(key)}/transitions")
+        """Return the transitions available on the issue now, with the fields each requires."""
+        path = f"issue/{jj.check_issue_key(key)}/transitions"
+        # With their fields, so a screen's required ones (typically resolution) are known.
+        data = self._call("GET", path, params={"expand": "transitions.fields"})
         return [jj.transition_from_json(item) for item in data.get("transitions", [])]
 
     @operation(Retry.IDEMPOTENT_WRITE)
@@ -164,10 +179,73 @@ class JiraEndpoints(Endpoints):
         return current, [jj.transition_from_json(item) for item in data.get("transitions", [])]
 
     @operation(Retry.UNSAFE_WRITE)
-    def apply_transition(self: JiraApi, key: str, transition_id: str) -> None:
-        """Run the transition with ``transition_id`` on the issue (400 when it is not available now)."""
-        body = {"transition": {"id": transition_id}}
+    def apply_transition(
+        self: JiraApi, key: str, transition_id: str, *, fields: Mapping[str, Any] | None = None
+    ) -> None:
+        """Run the transition with ``transition_id`` on the issue.
+
+        Args:
+            key: The issue.
+            transition_id: The transition's id.
+            fields: Values for its screen's fields, e.g. ``{"resolution": {"name": "Done"}}``.
+
+        Raises:
+            PermanentError: 400 when it is not available now, or a required field is missing
+                (Jira's message is in the error's body).
+        """
+        body: dict[str, Any] = {"transition": {"id": transition_id}}
+        if fields:
+            body["fields"] = dict(fields)
         self._call("POST", f"issue/{jj.check_issue_key(key)}/transitions", json=body)
+
+    @operation(Retry.IDEMPOTENT_WRITE)
+    def delete_comment(self: JiraApi, key: str, comment_id: str) -> bool:
+        """Delete a comment; ``False`` when it (or its issue) was already gone, so a repeat is harmless."""
+        path = f"issue/{jj.check_issue_key(key)}/comment/{jj.check_number(comment_id, what='comment')}"
+        try:
+            self._call("DELETE", path)
+        except NotFound:
+            return False
+        return True
+
+    @operation(Retry.READ)
+    def project_versions(self: JiraApi, project: str) -> list[Version]:
+        """Return every version of the project (NotFound for no such project)."""
+        data = self._call("GET", f"project/{jj.check_project_key(project)}/versions")
+        return [jj.version_from_json(item, project=project) for item in data or []]
+
+    @operation(Retry.UNSAFE_WRITE)
+    def create_version(
+        self: JiraApi, project: str, name: str, *, released: bool = False,
+        release_date: date | str | None = None,
+    ) -> Version:
+        """Create version ``name`` in the project (a date or ISO text as ``release_date``).
+
+        Jira wants the project's numeric id, so this reads the project first.
+        PermanentError (400) when the project has a version of that name.
+        """
+        found = self._call("GET", f"project/{jj.check_project_key(project)}")
+        body: dict[str, Any] = {"name": name, "projectId": int(found["id"]), "released": released}
+        if release_date is not None:
+            body["releaseDate"] = _iso_date(release_date)
+        return jj.version_from_json(self._call("POST", "version", json=body), project=project)
+
+    @operation(Retry.IDEMPOTENT_WRITE)
+    def update_version(
+        self: JiraApi, version_id: str, *, released: bool, release_date: date | str | None = None
+    ) -> Version:
+        """Mark the version released or not; set its release date when one is given."""
+        body: dict[str, Any] = {"released": released}
+        if release_date is not None:
+            body["releaseDate"] = _iso_date(release_date)
+        path = f"version/{jj.check_number(version_id, what='version')}"
+        return jj.version_from_json(self._call("PUT", path, json=body))
+
+    @operation(Retry.IDEMPOTENT_WRITE)
+    def add_fix_version(self: JiraApi, key: str, version_name: str) -> None:
+        """Add a fixVersion to the issue, keeping its others (adding one it has changes nothing)."""
+        body = {"update": {"fixVersions": [{"add": {"name": version_name}}]}}
+        self._call("PUT", f"issue/{jj.check_issue_key(key)}", json=body)
 
 
 class JiraApi(JiraEndpoints):
@@ -260,6 +338,18 @@ class JiraClient(JiraEndpoints):
     def queue_key(url: str) -> str:
         """Return the queue key of a Jira client for ``url``: ``"jira:<host[:port]>"``."""
         return f"jira:{host_key(url)}"
+
+
+def _iso_date(value: date | str) -> str:
+    """Return a release date as Jira takes it (``YYYY-MM-DD``) from a date or ISO text.
+
+    Raises:
+        ConfigError: The text is not an ISO date.
+    """
+    try:
+        return date.fromisoformat(str(value)[:10]).isoformat()
+    except ValueError:
+        raise ConfigError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def no_transition_error(key: str, current: str, wanted: str, options: Sequence[Transition]) -> PermanentError:
