@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Literal, cast, get_args
 
@@ -28,6 +28,7 @@ __all__ = [
     "RemoteLink",
     "Transition",
     "User",
+    "Version",
     "pr_state",
 ]
 
@@ -66,6 +67,8 @@ class Issue:
         status: The status name, e.g. ``"In Progress"``.
         status_category: ``"new"``, ``"indeterminate"`` or ``"done"``.
         project: The project key, e.g. ``"ABC"``.
+        issue_type: The issue type's name, e.g. ``"Bug"`` (empty when not read).
+        fix_versions: The names of the issue's fixVersions (empty when none or not read).
 
     Raises:
         ValueError: ``status_category`` is not one of the three categories.
@@ -76,6 +79,8 @@ class Issue:
     status: str
     status_category: str
     project: str
+    issue_type: str = ""
+    fix_versions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status_category not in _STATUS_CATEGORIES:
@@ -114,6 +119,8 @@ class PullRequest:
         web_url: The pull request's page in a browser.
         updated: When it last changed (timezone-aware, UTC).
         author: The author's display name (or user name when there is none).
+        source_commit: The hash of the source branch's head commit (Cloud abbreviates it
+            to 12 characters in pull request objects; empty when not known).
 
     Raises:
         ValueError: ``state`` is unknown or ``updated`` is naive.
@@ -129,6 +136,7 @@ class PullRequest:
     web_url: str
     updated: datetime
     author: str
+    source_commit: str = ""
 
     def __post_init__(self) -> None:
         if self.state not in PR_STATES:
@@ -145,11 +153,13 @@ class Commit:
         hash: The full commit hash.
         message: The commit message.
         author: The author's name as recorded.
+        parents: The hashes of its parents (two or more for a merge; empty when not read).
     """
 
     hash: str
     message: str
     author: str
+    parents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +202,14 @@ class Transition:
         id: Jira's id of the transition (a string of digits).
         name: The transition name, e.g. ``"Start work"``.
         to_status: The status it leads to, e.g. ``"In Progress"``.
+        required_fields: Ids of the fields its screen requires (e.g. ``"resolution"``);
+            known only when the transitions were read with their fields.
     """
 
     id: str
     name: str
     to_status: str
+    required_fields: tuple[str, ...] = ()
 
     @staticmethod
     def pick(options: Sequence[Transition], name_or_status: str) -> Transition | None:
@@ -242,3 +255,22 @@ class User:
     name: str
     display_name: str
     email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A Jira project version (what an issue's fixVersion names).
+
+    Args:
+        id: Jira's id of the version (a string of digits).
+        name: The version name, e.g. ``"2.4.0"``; unique within its project.
+        released: Whether it is marked released.
+        release_date: Its release date, if set.
+        project: The project key (empty when Jira's answer does not name it, as after an update).
+    """
+
+    id: str
+    name: str
+    released: bool
+    release_date: date | None
+    project: str

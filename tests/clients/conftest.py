@@ -1,10 +1,11 @@
-"""Fixtures for the client tests: a real TaskQueue in test mode, and started simulators."""
+"""Fixtures for the client tests: a real TaskQueue in test mode, and a queue that records submissions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from client_helpers import RecordingQueue
 
 from jirabucket.queue import TaskQueue, set_testing
 
@@ -23,3 +24,9 @@ def queue() -> Iterator[TaskQueue]:
     q = TaskQueue(workers=4)
     yield q
     q.close(timeout=10)
+
+
+@pytest.fixture
+def recorder() -> RecordingQueue:
+    """A queue that records what clients submit and runs it synchronously."""
+    return RecordingQueue()

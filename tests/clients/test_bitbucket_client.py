@@ -69,8 +69,11 @@ def test_whoami_and_bearer_auth(sim: Sim, bb: BitbucketClient) -> None:
 
 def test_repository_and_missing_repository(sim: Sim, bb: BitbucketClient) -> None:
     assert bb.repository(_repo(sim))["slug"] == "widgets"
+    bb.verify_access(_repo(sim))
     with pytest.raises(NotFound):
         bb.repository(_repo(sim).replace("widgets", "nothing"))
+    with pytest.raises(NotFound):
+        bb.verify_access(_repo(sim).replace("widgets", "nothing"))
     with pytest.raises(ConfigError):
         bb.repository("not-a-repo")
 
@@ -129,11 +132,14 @@ def test_big_unicode_description_and_model_fields(sim: Sim, bb: BitbucketClient)
     )
     [pr] = list(bb.pull_requests(_repo(sim)))
     snapshot = sim.pull_request(_repo(sim), pr_id)
+    head = sim.branches(_repo(sim))["feature/ABC-1"]
     assert pr == PullRequest(
         repo=_repo(sim), id=pr_id, title="ABC-1 «fix» ✓", description=description, state="OPEN",
         source_branch="feature/ABC-1", destination_branch="main", web_url=snapshot.web_url,
         updated=T0, author="Zoë",
+        source_commit=head[:12] if _cloud(sim) else head,  # Cloud abbreviates it in PR objects
     )
+    assert bb.pull_request(_repo(sim), pr_id) == pr
     assert pr.updated.tzinfo is not None
     commits = bb.pull_request_commits(_repo(sim), pr_id)
     assert sorted(c.message for c in commits) == ["ABC-1 first", "second"]

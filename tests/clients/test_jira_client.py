@@ -76,7 +76,8 @@ def test_get_issues_batches_and_reports_missing_keys(sim: Sim, jira: JiraClient)
     result = jira.get_issues(wanted)
     assert set(result.found) == {f"ABC-{n}" for n in range(1, 151)}
     assert result.missing == frozenset({"ABC-999", "NOPE-1", "UTF-8x"})
-    assert result.found["ABC-3"] == Issue("ABC-3", "Issue 3", "In Progress", "indeterminate", "ABC")
+    assert result.found["ABC-3"] == Issue("ABC-3", "Issue 3", "In Progress", "indeterminate", "ABC",
+                                          issue_type="Task")
     assert result.found["ABC-4"].status_category == "done"
     # 152 well-formed distinct keys in batches of 100: two requests, nothing more.
     assert len(sim.requests) == 2

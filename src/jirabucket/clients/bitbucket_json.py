@@ -13,6 +13,7 @@ from jirabucket.models import Branch, Commit, PullRequest, User, pr_state
 __all__ = [
     "branch_from_cloud",
     "branch_from_datacenter",
+    "check_commit",
     "commit_from_cloud",
     "commit_from_datacenter",
     "parse_repo",
@@ -24,6 +25,7 @@ __all__ = [
 
 # Workspace / project keys and slugs: letters, digits, "-", "_", "." and Cloud's {uuid} form.
 _PART = re.compile(r"\{?[A-Za-z0-9_][A-Za-z0-9_.~-]*\}?")
+_HASH = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
 def parse_repo(repo: str) -> tuple[str, str]:
@@ -42,6 +44,17 @@ def parse_repo(repo: str) -> tuple[str, str]:
             "or 'PROJECT/slug' (Data Center)"
         )
     return parts[0], parts[1]
+
+
+def check_commit(commit: str) -> str:
+    """Return ``commit`` if it is a (possibly abbreviated) commit hash, so it is safe in a URL path.
+
+    Raises:
+        ConfigError: It is not 7 to 40 hexadecimal digits.
+    """
+    if not isinstance(commit, str) or not _HASH.fullmatch(commit):
+        raise ConfigError(f"{commit!r} is not a commit hash (7 to 40 hexadecimal digits)")
+    return commit
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -71,6 +84,7 @@ def pr_from_cloud(repo: str, data: Mapping[str, Any]) -> PullRequest:
         web_url=str(_dict(_dict(data.get("links")).get("html")).get("href") or ""),
         updated=to_utc(str(data["updated_on"])),
         author=str(author.get("display_name") or author.get("nickname") or ""),
+        source_commit=str(_dict(_dict(data.get("source")).get("commit")).get("hash") or ""),
     )
 
 
@@ -90,6 +104,7 @@ def pr_from_datacenter(repo: str, data: Mapping[str, Any]) -> PullRequest:
         web_url=str(first.get("href") or ""),
         updated=datetime.fromtimestamp(int(data["updatedDate"]) / 1000, UTC),
         author=str(user.get("displayName") or user.get("name") or ""),
+        source_commit=str(_dict(data.get("fromRef")).get("latestCommit") or ""),
     )
 
 
@@ -99,14 +114,24 @@ def commit_from_cloud(data: Mapping[str, Any]) -> Commit:
     # "raw" is "Name <email>": keep the name, as Data Center's author.name does.
     raw = str(author.get("raw") or "").split("<")[0].strip()
     name = _dict(author.get("user")).get("display_name") or raw
-    return Commit(hash=str(data["hash"]), message=str(data.get("message") or ""), author=str(name))
+    return Commit(hash=str(data["hash"]), message=str(data.get("message") or ""), author=str(name),
+                  parents=_parents(data, "hash"))
 
 
 def commit_from_datacenter(data: Mapping[str, Any]) -> Commit:
     """Return the :class:`Commit` in a Data Center commit object."""
     author = _dict(data.get("author"))
     name = author.get("displayName") or author.get("name") or ""
-    return Commit(hash=str(data["id"]), message=str(data.get("message") or ""), author=str(name))
+    return Commit(hash=str(data["id"]), message=str(data.get("message") or ""), author=str(name),
+                  parents=_parents(data, "id"))
+
+
+def _parents(data: Mapping[str, Any], field: str) -> tuple[str, ...]:
+    """Return the parent hashes of a commit object (Cloud names them ``hash``, Data Center ``id``)."""
+    parents = data.get("parents")
+    if not isinstance(parents, list):
+        return ()
+    return tuple(str(_dict(p).get(field)) for p in parents if _dict(p).get(field))
 
 
 def branch_from_cloud(data: Mapping[str, Any]) -> Branch:

@@ -28,7 +28,7 @@ from jirabucket.errors import (
 from jirabucket.hosts import check_url, origin_of, safe_url
 from jirabucket.queue import retry_after_from_headers
 
-__all__ = ["ApiBase", "Transport", "check_base_url", "make_session", "rest_options"]
+__all__ = ["Transport", "check_base_url", "error_from_response", "make_session", "rest_options"]
 
 _NETWORK_ERRORS = (
     requests.ConnectionError,
@@ -248,23 +248,3 @@ def rest_options(auth: requests.auth.AuthBase) -> dict[str, Any]:
         "backoff_and_retry": False,  # no urllib3 Retry: the queue retries
         "retry_with_header": False,  # no one-shot sleep on 429: the queue waits
     }
-
-
-class ApiBase:
-    """What the synchronous APIs share: their transport, its base URL and request count."""
-
-    _http: Transport
-
-    @property
-    def base_url(self) -> str:
-        """The URL API paths are joined to."""
-        return self._http.base_url
-
-    @property
-    def request_count(self) -> int:
-        """HTTP requests made so far."""
-        return self._http.request_count
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._http.close()
