@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from jirabucket.clients._jira_json import adf_to_text, text_to_adf
+from jirabucket.clients.jira_json import adf_to_text, text_to_adf
 from jirabucket.models import Issue, IssueLookup, PullRequest, User
 
 _PR = dict(repo="ws/r", id=1, title="t", description="", state="OPEN", source_branch="f",

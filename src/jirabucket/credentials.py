@@ -13,13 +13,16 @@ Two steps, so that a wrong token never looks green:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from jirabucket.config import Settings
 from jirabucket.errors import AuthError, ConfigError
 from jirabucket.models import User
 from jirabucket.runtime import Runtime
 from jirabucket.tokens import JIRA_EMAIL_VARIABLES, BitbucketToken, JiraToken
 
-__all__ = ["check_fit", "verify"]
+__all__ = ["bitbucket_refusals", "check_fit", "jira_refusals", "verify"]
 
 
 def check_fit(settings: Settings, *, jira_token: JiraToken, bitbucket_token: BitbucketToken) -> None:
@@ -58,26 +61,39 @@ def verify(rt: Runtime, *, jira_token: JiraToken, bitbucket_token: BitbucketToke
         AuthError: A product refused its token (status kept); the message names
             the product, the variable and the fix.
     """
-    settings = rt.settings
-    try:
+    with jira_refusals(rt.settings, jira_token):
         user = rt.jira.myself()
+    repo = rt.settings.bitbucket.repositories[0]
+    with bitbucket_refusals(rt.settings, bitbucket_token, repo):
+        rt.bitbucket.repository(repo)
+    return user
+
+
+@contextlib.contextmanager
+def jira_refusals(settings: Settings, token: JiraToken) -> Iterator[None]:
+    """Turn an :class:`AuthError` from Jira inside the block into one line naming ``token``'s variable and the fix."""
+    try:
+        yield
     except AuthError as exc:
         hint = (
             f"has it expired? Jira Cloud takes an Atlassian API token with {JIRA_EMAIL_VARIABLES[0]}"
             if settings.jira.flavor == "cloud"
             else "has it expired? Jira Data Center takes a personal access token (Profile > Personal Access Tokens)"
         )
-        raise _refused("Jira", jira_token.variable, exc, settings.jira.url, hint) from None
-    repo = settings.bitbucket.repositories[0]
+        raise _refused("Jira", token.variable, exc, settings.jira.url, hint) from None
+
+
+@contextlib.contextmanager
+def bitbucket_refusals(settings: Settings, token: BitbucketToken, repo: str) -> Iterator[None]:
+    """Turn an :class:`AuthError` from Bitbucket inside the block into one line naming the variable and the fix."""
     try:
-        rt.bitbucket.repository(repo)
+        yield
     except AuthError as exc:
         hint = (
             f"has it expired or been revoked? It needs read access to {repo} "
             "(an access token with the Repositories: Read and Pull requests: Read scopes)"
         )
-        raise _refused("Bitbucket", bitbucket_token.variable, exc, settings.bitbucket.url, hint) from None
-    return user
+        raise _refused("Bitbucket", token.variable, exc, settings.bitbucket.url, hint) from None
 
 
 def _refused(product: str, variable: str, exc: AuthError, url: str, hint: str) -> AuthError:

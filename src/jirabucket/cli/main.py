@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from jirabucket import __version__
+from jirabucket.cli.target import FROM_PIPELINE
 from jirabucket.errors import AuthError, ConfigError, JirabucketError, StateError, StateLocked
 
 __all__ = [
@@ -56,6 +57,7 @@ class Terminated(KeyboardInterrupt):
 _COMMANDS = {
     "sync": "sync",
     "check": "check",
+    "check-pr": "check_pr",
     "failed": "failed",
     "retry-failed": "failed",
     "demo": "demo",
@@ -70,17 +72,30 @@ def _parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="link pull requests to the Jira issues they name")
     sync.add_argument("--dry-run", action="store_true", help="print the plan; send no write")
     sync.add_argument("--full", action="store_true", help="ignore cursors; read every pull request")
+    sync.add_argument("--repo", metavar="REPO", help="only this repository (workspace/slug or PROJECTKEY/slug)")
+    sync.add_argument(
+        "--pr", metavar="ID", nargs="?", const=FROM_PIPELINE,
+        help="only this pull request, cursor left alone; without ID: $BITBUCKET_PR_ID "
+        "(and $BITBUCKET_REPO_FULL_NAME without --repo)",
+    )
     check = sub.add_parser("check", help="authenticate to both sides and check the configuration")
+    gate = sub.add_parser("check-pr", help="CI gate: does the pull request name an existing Jira issue?")
+    gate.add_argument("--repo", metavar="REPO", help="workspace/slug or PROJECTKEY/slug ($BITBUCKET_REPO_FULL_NAME)")
+    gate.add_argument("--pr", metavar="ID", help="the pull request's number ($BITBUCKET_PR_ID)")
+    gate.add_argument("--warn-only", action="store_true", help="print the problems but exit 0")
+    gate.add_argument(
+        "--report-status", action="store_true", help="write the verdict as a build status on the PR's head commit"
+    )
     failed = sub.add_parser("failed", help="list work that failed for good (dead letters)")
     retry = sub.add_parser("retry-failed", help="run the dead letters again")
     demo = sub.add_parser("demo", help="run a real sync against built-in simulators")
     demo.add_argument("--prs", type=int, default=40, help="pull requests in the generated scenario")
     demo.add_argument("--seed", type=int, default=7, help="seed of the scenario and faults")
-    for command in (sync, check, failed, retry, demo):
+    for command in (sync, check, gate, failed, retry, demo):
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.add_argument("-v", "--verbose", action="store_true", help="log each attempt to stderr")
         command.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    for command in (sync, check, failed, retry):
+    for command in (sync, check, gate, failed, retry):
         command.add_argument("--config", metavar="PATH", help=_CONFIG_HELP)
     return parser
 

@@ -7,6 +7,7 @@ Tokens are not configuration: they come only from the environment
 from jirabucket.config.settings import (
     KEY_SOURCES,
     BitbucketSettings,
+    CheckPrSettings,
     JiraSettings,
     KeySource,
     QueueSettings,
@@ -21,6 +22,7 @@ from jirabucket.config.settings import (
 __all__ = [
     "KEY_SOURCES",
     "BitbucketSettings",
+    "CheckPrSettings",
     "JiraSettings",
     "KeySource",
     "QueueSettings",

@@ -66,6 +66,13 @@ SCHEMA: _Schema = {
         "reopen": _BOOL,
         "max_transition_steps": _whole(1, 10),
     },
+    "check_pr": {
+        "keys_from": _STR_LIST,
+        "projects": _STR_LIST,
+        "statuses": _STR_LIST,
+        "skip_authors": _STR_LIST,
+        "skip_branches": _STR_LIST,
+    },
     "queue": {
         "workers": _whole(1, MAX_WORKERS),
         "per_host_concurrency": _whole(1, MAX_WORKERS),

@@ -40,6 +40,7 @@ from jirabucket.models import FLAVORS, Flavor
 __all__ = [
     "KEY_SOURCES",
     "BitbucketSettings",
+    "CheckPrSettings",
     "JiraSettings",
     "KeySource",
     "QueueSettings",
@@ -122,6 +123,22 @@ class QueueSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckPrSettings:
+    """What ``check-pr`` demands of a pull request (the ``[check_pr]`` table).
+
+    ``projects`` empty means ``[jira] projects``; ``statuses`` empty means any
+    status; ``skip_branches`` are glob patterns (``release/*``) matched against
+    the source branch.
+    """
+
+    keys_from: tuple[KeySource, ...] = ("title", "branch")
+    projects: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    skip_authors: tuple[str, ...] = ()
+    skip_branches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a sync needs except the tokens."""
 
@@ -131,6 +148,7 @@ class Settings:
     queue: QueueSettings
     state_dir: Path
     config_path: Path
+    check_pr: CheckPrSettings = field(default_factory=CheckPrSettings)
 
     @property
     def timeout(self) -> float:
@@ -214,12 +232,7 @@ def load_settings(
     bitbucket = _bitbucket(bb_t, env, path, url=bitbucket_url, flavor=bitbucket_flavor)
     sync_t = data.get("sync", {})
     defaults = SyncSettings()
-    sources = tuple(sync_t.get("transition_keys_from", defaults.transition_keys_from))
-    for source in sources:
-        if source not in KEY_SOURCES:
-            raise ConfigError(
-                f"{path}: sync.transition_keys_from: {source!r} is not one of {', '.join(KEY_SOURCES)}"
-            )
+    sources = _key_sources(sync_t, "transition_keys_from", defaults.transition_keys_from, path, "sync")
     sync = SyncSettings(
         scan_commits=sync_t.get("scan_commits", True),
         comment=sync_t.get("comment", True),
@@ -234,7 +247,7 @@ def load_settings(
     )
     queue = _queue(data.get("queue", {}), path)
     folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)
-    return Settings(jira, bitbucket, sync, queue, folder, path)
+    return Settings(jira, bitbucket, sync, queue, folder, path, _check_pr(data.get("check_pr", {}), path))
 
 
 def config_file(env: Mapping[str, str]) -> Path:
@@ -319,3 +332,30 @@ def _queue(table: Mapping[str, Any], path: Path) -> QueueSettings:
     # Unset, it follows a smaller worker count down rather than exceed it.
     per_host = table.get("per_host_concurrency", min(defaults.per_host_concurrency, workers))
     return QueueSettings(**{**table, "per_host_concurrency": per_host})
+
+
+def _key_sources(
+    table: Mapping[str, Any], key: str, default: tuple[KeySource, ...], path: Path, where: str
+) -> tuple[KeySource, ...]:
+    """A list of places a key may stand (``title``, ``branch``, ``description``, ``commits``), checked."""
+    sources = tuple(table.get(key, default))
+    for source in sources:
+        if source not in KEY_SOURCES:
+            raise ConfigError(f"{path}: {where}.{key}: {source!r} is not one of {', '.join(KEY_SOURCES)}")
+    return sources
+
+
+def _check_pr(table: Mapping[str, Any], path: Path) -> CheckPrSettings:
+    """The ``[check_pr]`` table."""
+    defaults = CheckPrSettings()
+    projects = tuple(table.get("projects", ()))
+    for key in projects:
+        if not _PROJECT_RE.fullmatch(key):
+            raise ConfigError(f"{path}: [check_pr] projects: {key!r} is not a project key (like \"ABC\")")
+    return CheckPrSettings(
+        keys_from=_key_sources(table, "keys_from", defaults.keys_from, path, "check_pr"),
+        projects=projects,
+        statuses=tuple(table.get("statuses", ())),
+        skip_authors=tuple(table.get("skip_authors", ())),
+        skip_branches=tuple(table.get("skip_branches", ())),
+    )

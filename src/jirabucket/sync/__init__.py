@@ -12,7 +12,7 @@ For scripts::
 
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport
-from jirabucket.sync.service import RetryReport, failed_work, retry_failed, sync
+from jirabucket.sync.service import RetryReport, failed_work, retry_failed, sync, sync_pull_request
 
 __all__ = [
     "Failure",
@@ -24,4 +24,5 @@ __all__ = [
     "failed_work",
     "retry_failed",
     "sync",
+    "sync_pull_request",
 ]

@@ -12,6 +12,7 @@ The cursor advances only when all of a repository's work is done.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -82,8 +83,11 @@ class SyncEngine:
         self._applier = PairApplier(jira=jira.api, store=store, report=self.report)
         self._applier.register(queue, key=jira.key)
 
-    def run(self) -> SyncReport:
-        """Sync every configured repository.
+    def run(self, *, repositories: Sequence[str] | None = None) -> SyncReport:
+        """Sync the pull requests updated since each repository's cursor, then move the cursors.
+
+        Args:
+            repositories: The repositories to sync; ``None`` for every configured one.
 
         Returns:
             The report; ``report.failed`` lists work that failed for good.
@@ -92,13 +96,27 @@ class SyncEngine:
             JirabucketError: Reading pull requests or issues failed for good
                 (e.g. :class:`~jirabucket.errors.AuthError`).
         """
+        repos = self._settings.bitbucket.repositories if repositories is None else repositories
+        return self._run([(repo, functools.partial(self._pull_requests, repo)) for repo in repos], move_cursors=True)
+
+    def run_pull_request(self, repo: str, pr_id: int) -> SyncReport:
+        """Sync exactly one pull request, whatever the repository's cursor, and leave the cursor as it was.
+
+        A later incremental run still does everything else, and finds this PR's work done.
+
+        Raises:
+            NotFound: No such repository or pull request.
+            JirabucketError: Reading it or its issues failed for good.
+        """
+        return self._run([(repo, lambda: [self._bb.pull_request(repo, pr_id)])], move_cursors=False)
+
+    def _run(self, sources: Sequence[tuple[str, Callable[[], list[PullRequest]]]], *, move_cursors: bool) -> SyncReport:
         start = time.monotonic()
         before = self._requests()
-        repos = self._settings.bitbucket.repositories
         # Reader threads only wait on queue futures; the queue's limits still govern every request.
         readers = ThreadPoolExecutor(max_workers=self._settings.queue.workers, thread_name_prefix="jirabucket-read")
         try:
-            batches = [self._keys_by_pr(read) for read in self._read_in_parallel(repos, readers)]
+            batches = [self._keys_by_pr(read) for read in self._read_in_parallel(sources, readers)]
         finally:
             # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
             readers.shutdown(wait=False, cancel_futures=True)
@@ -112,7 +130,7 @@ class SyncEngine:
         submitted = [(batch, self._submit_pairs(batch, latest)) for batch in batches]
         for batch, futures in submitted:
             failed = self._collect(futures)
-            if batch.prs and not failed and not self._dry_run:
+            if move_cursors and batch.prs and not failed and not self._dry_run:
                 self._store.set_cursor(batch.repo, max(pr.updated for pr in batch.prs))
         self.report.requests = self._requests() - before
         self.report.seconds = time.monotonic() - start
@@ -124,13 +142,14 @@ class SyncEngine:
         return self._jira.api.request_count + self._bb.api.request_count
 
     def _read_in_parallel(
-        self, repos: Sequence[str], readers: ThreadPoolExecutor
+        self, sources: Sequence[tuple[str, Callable[[], list[PullRequest]]]], readers: ThreadPoolExecutor
     ) -> list[_Read]:
-        """Read every repository's pull requests, and start reading their commit messages."""
-        listed = [(repo, readers.submit(self._pull_requests, repo)) for repo in repos]
+        """Read every source's pull requests, and start reading their commit messages."""
+        listed = [(repo, readers.submit(read)) for repo, read in sources]
         result = []
         for repo, future in listed:
             prs = future.result()
+            self.report.add(pull_requests=len(prs))
             commits: dict[int, Future[list[str]]] = {}
             if self._settings.sync.scan_commits:
                 commits = {pr.id: readers.submit(self._commit_messages, repo, pr.id) for pr in prs}
@@ -142,7 +161,6 @@ class SyncEngine:
         prs = list(self._bb.pull_requests(repo, states=DEFAULT_PR_STATES, updated_since=since))
         if since is not None:
             prs = [pr for pr in prs if pr.updated > since]
-        self.report.add(pull_requests=len(prs))
         return prs
 
     def _commit_messages(self, repo: str, pr_id: int) -> list[str]:

@@ -9,7 +9,7 @@ the settings do.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from jirabucket.sync.state import StateStore
 from jirabucket.sync.steps import STEPS, PairApplier
 from jirabucket.tokens import BitbucketToken, JiraToken
 
-__all__ = ["RetryReport", "failed_work", "retry_failed", "sync"]
+__all__ = ["RetryReport", "failed_work", "retry_failed", "sync", "sync_pull_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ def sync(
     bitbucket_token: BitbucketToken | None = None,
     dry_run: bool = False,
     full: bool = False,
+    repositories: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     report: SyncReport | None = None,
 ) -> SyncReport:
@@ -58,6 +59,7 @@ def sync(
         bitbucket_token: The Bitbucket credential; ``BitbucketToken.from_env()`` when ``None``.
         dry_run: Read, plan, write nothing (not even state); the plan is in ``report.plan``.
         full: Ignore the cursors and read every pull request.
+        repositories: Sync only these (configured or not); ``None`` for all configured ones.
         progress: Called with (steps done, steps queued) as work completes.
         report: The report to fill; pass one to read the counts so far if the sync
             raises or is interrupted (the CLI does, for ``--json``).
@@ -80,7 +82,7 @@ def sync(
         known_dead = {d.id for d in rt.queue.dead_letters()}
         if not dry_run:
             rt.queue.resume()
-        report = engine.run()
+        report = engine.run(repositories=repositories)
         rt.queue.join()
         # Steps resumed from an earlier run have no future here: their failures show as new dead letters.
         # (A read that failed for good was already met by whoever waited on it.)
@@ -91,6 +93,47 @@ def sync(
             if resumed and (failure.operation, failure.target) not in listed:
                 report.fail(failure)
         return report
+
+
+def sync_pull_request(
+    settings: Settings,
+    *,
+    repo: str,
+    pr_id: int,
+    jira_token: JiraToken | None = None,
+    bitbucket_token: BitbucketToken | None = None,
+    dry_run: bool = False,
+    report: SyncReport | None = None,
+) -> SyncReport:
+    """Sync exactly one pull request (links, comment, transition) and leave the repository's cursor alone.
+
+    For CI pipelines and webhooks: Jira is updated the moment a PR changes, and a
+    later :func:`sync` still does everything else, with no duplicates.
+
+    Args:
+        settings: What to sync.
+        repo: ``workspace/slug`` (Cloud) or ``PROJECTKEY/slug`` (Data Center).
+        pr_id: The pull request's number.
+        jira_token: The Jira credential; from the environment when ``None``.
+        bitbucket_token: The Bitbucket credential; from the environment when ``None``.
+        dry_run: Read and plan; write nothing.
+        report: The report to fill (see :func:`sync`).
+
+    Returns:
+        The report.
+
+    Raises:
+        NotFound: No such repository or pull request.
+        ConfigError, StateError, StateLocked, AuthError: As for :func:`sync`.
+    """
+    with _session(settings, jira_token, bitbucket_token, durable=not dry_run) as (rt, store):
+        engine = SyncEngine(
+            settings=settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
+            dry_run=dry_run, report=report,
+        )
+        result = engine.run_pull_request(repo, pr_id)
+        rt.queue.join()
+        return result
 
 
 def retry_failed(
