@@ -30,12 +30,13 @@ realistic data set to seed them with.
 
 from __future__ import annotations
 
-from jirabucket.testing._bb_state import PullRequestSnapshot
-from jirabucket.testing._faults import Faults, RequestRecord
-from jirabucket.testing._jira_state import CommentSnapshot, IssueSnapshot
-from jirabucket.testing.bitbucket import BitbucketCloudSimulator
-from jirabucket.testing.bitbucket_dc import BitbucketDataCenterSimulator
-from jirabucket.testing.jira import JiraCloudSimulator, JiraDataCenterSimulator
+from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+from jirabucket.testing.bitbucket.state import PullRequestSnapshot
+from jirabucket.testing.faults import Faults, RequestRecord
+from jirabucket.testing.jira.cloud import JiraCloudSimulator
+from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
+from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot
 from jirabucket.testing.scenario import (
     Scenario,
     ScenarioIssue,

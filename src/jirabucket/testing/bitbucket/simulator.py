@@ -6,14 +6,14 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from jirabucket.testing._bb_state import (
+from jirabucket.testing.bitbucket.state import (
     BitbucketState,
     PullRequestSnapshot,
     StoredPullRequest,
     StoredRepo,
     commit_hash,
 )
-from jirabucket.testing._server import SimulatorBase
+from jirabucket.testing.http.server import SimulatorBase
 
 __all__ = ["BitbucketSimulatorBase"]
 

@@ -6,13 +6,16 @@ from abc import abstractmethod
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jirabucket.testing._http import BadRequest, Request, Response, json_response
-from jirabucket.testing._jira_render import JiraView, parse_fields
-from jirabucket.testing._jira_state import IssueSnapshot, JiraState, StoredIssue, adf_text
-from jirabucket.testing._jql import parse_jql
-from jirabucket.testing._server import SimulatorBase
+from jirabucket.testing.http.messages import BadRequest, Request, Response, json_response
+from jirabucket.testing.http.server import SimulatorBase
+from jirabucket.testing.jira.jql import parse_jql
+from jirabucket.testing.jira.render import JiraView, parse_fields
+from jirabucket.testing.jira.state import IssueSnapshot, JiraState, StoredIssue, adf_text
 
-__all__ = ["JiraSimulatorBase"]
+__all__ = ["SERVER_TIME", "JiraSimulatorBase"]
+
+SERVER_TIME = "2026-01-05T09:00:00.000+0000"
+"""The ``serverTime`` both flavors report."""
 
 _ISSUE = r"/issue/(?P<key>[^/]+)"
 

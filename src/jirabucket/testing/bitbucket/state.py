@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from jirabucket.testing._http import BadRequest
+from jirabucket.testing.http.messages import BadRequest
 
 __all__ = [
     "BitbucketState",

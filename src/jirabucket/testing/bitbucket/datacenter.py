@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from jirabucket.testing._bb_base import BitbucketSimulatorBase
-from jirabucket.testing._bb_state import (
+from jirabucket.testing.bitbucket.simulator import BitbucketSimulatorBase
+from jirabucket.testing.bitbucket.state import (
     StoredPrComment,
     StoredPullRequest,
     StoredRepo,
     commit_hash,
 )
-from jirabucket.testing._http import BadRequest, Request, Response, json_response, text_response
-from jirabucket.testing._server import Credentials
+from jirabucket.testing.http.messages import BadRequest, Request, Response, json_response, text_response
+from jirabucket.testing.http.server import Credentials
 
 __all__ = ["BitbucketDataCenterSimulator"]
 

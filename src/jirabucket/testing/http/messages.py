@@ -1,23 +1,14 @@
-"""Request and response values, JSON helpers and the regex routing table."""
+"""Request and response values, the error handlers raise, and JSON helpers."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = [
-    "BadRequest",
-    "Request",
-    "Response",
-    "Route",
-    "Router",
-    "json_response",
-    "text_response",
-]
+__all__ = ["BadRequest", "Request", "Response", "json_response", "text_response"]
 
 
 class BadRequest(Exception):
@@ -140,72 +131,3 @@ def json_response(status: int, data: Any, *, headers: Iterable[tuple[str, str]] 
 def text_response(status: int, text: str, *, content_type: str = "text/plain") -> Response:
     """Return a text answer (``text/plain`` unless ``content_type`` says otherwise)."""
     return Response(status, text.encode("utf-8"), content_type=f"{content_type};charset=UTF-8")
-
-
-Handler = Callable[[Request], Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One row of a routing table.
-
-    Attributes:
-        method: HTTP method.
-        pattern: Regex matched against the whole path; named groups become params.
-        handler: Called with the request.
-    """
-
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-class Router:
-    """A table of routes, matched in order.
-
-    Args:
-        prefixes: Regexes of the path prefixes each route is served under (e.g.
-            ``/rest/api/(?P<version>2|3)``); their named groups become params too.
-    """
-
-    def __init__(self, prefixes: Iterable[str] = ("",)) -> None:
-        self._prefixes = tuple(prefixes)
-        self._routes: list[Route] = []
-
-    def add(self, method: str, path: str, handler: Handler, *, prefixed: bool = True) -> None:
-        """Serve ``path`` (a regex, after each prefix) for ``method`` with ``handler``.
-
-        Args:
-            method: HTTP method.
-            path: Regex of the path after the prefix.
-            handler: Called with the request.
-            prefixed: ``False`` serves ``path`` as it is, without the prefixes.
-        """
-        for prefix in self._prefixes if prefixed else ("",):
-            pattern = re.compile(prefix + path)
-            self._routes.append(Route(method.upper(), pattern, handler))
-
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-        """Return the handler and path params for a request, or ``None``.
-
-        Returns:
-            ``None`` when no route matches the path; a method mismatch on a known
-            path yields a 405 handler.
-        """
-        path_known = False
-        # The products accept a trailing slash, and some clients (atlassian-python-api) send one.
-        path = path.rstrip("/") or "/"
-        for route in self._routes:
-            found = route.pattern.fullmatch(path)
-            if found is None:
-                continue
-            if route.method == method:
-                return route.handler, found.groupdict()
-            path_known = True
-        if path_known:
-            return _method_not_allowed, {}
-        return None
-
-
-def _method_not_allowed(_request: Request) -> Response:
-    raise BadRequest("Method not allowed.", status=405)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from jirabucket.testing._jira_state import (
+from jirabucket.testing.jira.state import (
     STATUSES,
     TRANSITIONS,
     StoredComment,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from types import EllipsisType, TracebackType
 from typing import Literal, Self
 
-from jirabucket.testing._faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
-from jirabucket.testing._http import BadRequest, Request, Response, Router, text_response
-from jirabucket.testing._transport import HandlerIO, Server, handler_class
+from jirabucket.testing.faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
+from jirabucket.testing.http.messages import BadRequest, Request, Response, text_response
+from jirabucket.testing.http.routing import Router
+from jirabucket.testing.http.transport import HandlerIO, Server, handler_class
 
 __all__ = ["Credentials", "SimulatorBase"]
 

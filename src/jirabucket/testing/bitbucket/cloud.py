@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from jirabucket.testing._bb_base import BitbucketSimulatorBase
-from jirabucket.testing._bb_state import PullRequestSnapshot, StoredPullRequest, StoredRepo
-from jirabucket.testing._bbql import parse_bbql
-from jirabucket.testing._http import BadRequest, Request, Response, json_response
-from jirabucket.testing._server import Credentials
+from jirabucket.testing.bitbucket.bbql import parse_bbql
+from jirabucket.testing.bitbucket.simulator import BitbucketSimulatorBase
+from jirabucket.testing.bitbucket.state import PullRequestSnapshot, StoredPullRequest, StoredRepo
+from jirabucket.testing.http.messages import BadRequest, Request, Response, json_response
+from jirabucket.testing.http.server import Credentials
 
 __all__ = ["BitbucketCloudSimulator", "PullRequestSnapshot"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jirabucket.testing._http import BadRequest
+from jirabucket.testing.http.messages import BadRequest
 
 __all__ = [
     "STATUSES",
