@@ -24,6 +24,8 @@ Where the spec itself is wrong or silent, it is noted next to the case:
   simulator leaves those out rather than send what the spec forbids.
 * Jira v2 (``/rest/api/2``) and Jira Data Center have no vendored spec; their
   shapes are covered by the behaviour tests only.
+* Bitbucket Cloud's ``GET /2.0/user`` declares no 403, which it answers access
+  tokens, and its 429 (plain text) is declared nowhere: behaviour tests only.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ import pytest
 import requests
 
 from jirabucket.testing import (
+    RESOLUTION,
     BitbucketCloudSimulator,
     BitbucketDataCenterSimulator,
     JiraCloudSimulator,
+    Workflow,
 )
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
@@ -159,6 +163,20 @@ CASES = [
     Case("bbdc", "POST", _DC_REPO + "/branches", 200, {"name": "feature/x", "startPoint": "main"}),
     Case("bbdc", "GET", "/rest/api/latest/users/bot", 200),
     Case("bbdc", "GET", _DC_REPO + "/pull-requests/999", 404),
+    # Transition screens, resolutions, broken pull requests (issue 11).
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4?expand=transitions.fields", 200),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4/transitions?expand=transitions.fields", 200),
+    Case("jira", "POST", "/rest/api/3/issue/ABC-4/transitions", 400, {"transition": {"id": "51"}}),
+    Case(
+        "jira",
+        "POST",
+        "/rest/api/3/issue/ABC-4/transitions",
+        204,
+        {"transition": {"id": "51"}, "fields": {"resolution": {"name": "Done"}}},
+    ),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4?fields=status,resolution", 200),
+    Case("bbc", "GET", _PR + "/4/commits", 404),
+    Case("bbdc", "GET", _DC_REPO + "/pull-requests/4/commits", 404),
 ]
 
 
@@ -169,11 +187,13 @@ def sessions() -> Iterator[dict[str, tuple[str, requests.Session]]]:
         BitbucketCloudSimulator() as bbc,
         BitbucketDataCenterSimulator() as bbdc,
     ):
+        jira.set_workflow(Workflow.default().with_screen("Done", RESOLUTION))
         for key in ("ABC-1", "ABC-2", "ABC-3"):
             jira.add_issue(key, summary=f"Issue {key}", description="Some text")
+        jira.add_issue("ABC-4", status="In Review")
         for sim, repo in ((bbc, "acme/api"), (bbdc, "ACME/api")):
             sim.add_repository(repo)
-            for n in (1, 2, 3):
+            for n in (1, 2, 3, 4):
                 sim.add_pull_request(
                     repo,
                     title=f"ABC-{n}: change",
@@ -181,6 +201,7 @@ def sessions() -> Iterator[dict[str, tuple[str, requests.Session]]]:
                     commits=["ABC-1 fix"],
                     state="OPEN" if n < 3 else "MERGED",
                 )
+            sim.break_commits(repo, 4)
         jira_s, bbc_s, bbdc_s = requests.Session(), requests.Session(), requests.Session()
         jira_s.auth = (jira.email, jira.token)
         bbc_s.headers["Authorization"] = f"Bearer {bbc.token}"

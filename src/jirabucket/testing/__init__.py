@@ -32,11 +32,15 @@ from __future__ import annotations
 
 from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
 from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
-from jirabucket.testing.bitbucket.state import PullRequestSnapshot
+from jirabucket.testing.bitbucket.graph import CommitSnapshot
+from jirabucket.testing.bitbucket.state import BuildStatusSnapshot, PullRequestSnapshot
+from jirabucket.testing.clock import Clock, ManualClock, ScaledClock
 from jirabucket.testing.faults import Faults, RequestRecord
 from jirabucket.testing.jira.cloud import JiraCloudSimulator
 from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
-from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot
+from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot, VersionSnapshot
+from jirabucket.testing.jira.workflow import RESOLUTION, RESOLUTIONS, ScreenField, Workflow, WorkflowTransition
+from jirabucket.testing.ratelimit import HourlyLimit
 from jirabucket.testing.scenario import (
     Scenario,
     ScenarioIssue,
@@ -45,17 +49,29 @@ from jirabucket.testing.scenario import (
 )
 
 __all__ = [
+    "RESOLUTION",
+    "RESOLUTIONS",
     "BitbucketCloudSimulator",
     "BitbucketDataCenterSimulator",
+    "BuildStatusSnapshot",
+    "Clock",
     "CommentSnapshot",
+    "CommitSnapshot",
     "Faults",
+    "HourlyLimit",
     "IssueSnapshot",
     "JiraCloudSimulator",
     "JiraDataCenterSimulator",
+    "ManualClock",
     "PullRequestSnapshot",
     "RequestRecord",
+    "ScaledClock",
     "Scenario",
     "ScenarioIssue",
     "ScenarioPullRequest",
+    "ScreenField",
+    "VersionSnapshot",
+    "Workflow",
+    "WorkflowTransition",
     "make_scenario",
 ]

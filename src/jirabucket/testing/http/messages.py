@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-__all__ = ["BadRequest", "Request", "Response", "json_response", "text_response"]
+__all__ = ["AuthScheme", "BadRequest", "Credentials", "Request", "Response", "json_response", "text_response"]
+
+AuthScheme = Literal["basic", "bearer"]
+"""How a request authenticated."""
 
 
 class BadRequest(Exception):
@@ -18,13 +21,38 @@ class BadRequest(Exception):
         message: The error message shown to the client.
         status: HTTP status, 400 unless given.
         field_errors: Field name to message, for products that report them.
+        code: A product-specific error name (Bitbucket Data Center's
+            ``exceptionName``); the product's default for the status when ``None``.
     """
 
-    def __init__(self, message: str, *, status: int = 400, field_errors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        field_errors: Mapping[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field_errors = dict(field_errors or {})
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Credentials parsed from an ``Authorization`` header.
+
+    Attributes:
+        scheme: ``"basic"`` or ``"bearer"``.
+        user: The Basic user name (``""`` for Bearer).
+        secret: The Basic password or the Bearer token.
+    """
+
+    scheme: AuthScheme
+    user: str
+    secret: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +66,8 @@ class Request:
         params: Named groups of the route's pattern.
         body: Raw request body.
         base_url: The simulator's URL, for ``self`` links.
+        credentials: The (valid) credentials it came with, for products whose
+            answer depends on the kind of credential.
     """
 
     method: str
@@ -46,6 +76,7 @@ class Request:
     params: dict[str, str]
     body: bytes
     base_url: str
+    credentials: Credentials | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of a query parameter, or ``default``."""

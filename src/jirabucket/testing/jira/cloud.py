@@ -6,10 +6,12 @@ import base64
 import binascii
 from typing import Any
 
+from jirabucket.testing.clock import Clock
 from jirabucket.testing.http.messages import BadRequest, Request, Response, json_response
 from jirabucket.testing.http.server import Credentials
 from jirabucket.testing.jira.render import parse_fields
 from jirabucket.testing.jira.simulator import SERVER_TIME, JiraSimulatorBase
+from jirabucket.testing.jira.workflow import Workflow
 
 __all__ = ["JiraCloudSimulator"]
 
@@ -46,6 +48,8 @@ class JiraCloudSimulator(JiraSimulatorBase):
         token: The API token of the Basic credentials.
         port: TCP port; 0 picks a free one.
         seed: Seed of the fault generator.
+        clock: The clock of 429 windows (see :mod:`jirabucket.testing.clock`).
+        workflow: The workflow every issue follows; :meth:`Workflow.default` when ``None``.
     """
 
     _prefixes = (r"/rest/api/(?P<version>[23])",)
@@ -57,8 +61,10 @@ class JiraCloudSimulator(JiraSimulatorBase):
         token: str = "jira-cloud-token",  # noqa: S107 - documented test credential
         port: int = 0,
         seed: int = 0,
+        clock: Clock | None = None,
+        workflow: Workflow | None = None,
     ) -> None:
-        super().__init__(port=port, seed=seed)
+        super().__init__(port=port, seed=seed, clock=clock, workflow=workflow)
         self.email = email
         self.token = token
         route = self._router.add

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from jirabucket.testing.clock import Clock
 from jirabucket.testing.http.messages import Request, Response, json_response
 from jirabucket.testing.http.server import Credentials
 from jirabucket.testing.jira.render import parse_fields
 from jirabucket.testing.jira.simulator import SERVER_TIME, JiraSimulatorBase
+from jirabucket.testing.jira.workflow import Workflow
 
 __all__ = ["JiraDataCenterSimulator"]
 
@@ -22,12 +24,22 @@ class JiraDataCenterSimulator(JiraSimulatorBase):
         token: The personal access token.
         port: TCP port; 0 picks a free one.
         seed: Seed of the fault generator.
+        clock: The clock of 429 windows (see :mod:`jirabucket.testing.clock`).
+        workflow: The workflow every issue follows; :meth:`Workflow.default` when ``None``.
     """
 
     _prefixes = (r"/rest/api/(?P<version>2|latest)",)
 
-    def __init__(self, *, token: str = "jira-dc-token", port: int = 0, seed: int = 0) -> None:  # noqa: S107 - documented test credential
-        super().__init__(port=port, seed=seed)
+    def __init__(
+        self,
+        *,
+        token: str = "jira-dc-token",  # noqa: S107 - documented test credential
+        port: int = 0,
+        seed: int = 0,
+        clock: Clock | None = None,
+        workflow: Workflow | None = None,
+    ) -> None:
+        super().__init__(port=port, seed=seed, clock=clock, workflow=workflow)
         self.token = token
         self.username = "bot"
         self._router.add("GET", "/search", self._dc_search)
