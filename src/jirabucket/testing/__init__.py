@@ -21,6 +21,16 @@ seed and read their state from Python and assert outcomes, not calls::
             bitbucket_cloud.pull_request("acme/api", 1).web_url
         ]
 
+Beyond the happy path they model what real servers do to a client: Jira
+workflows with status categories, multi-step paths, transition screens with
+required fields and failing validators (:class:`Workflow`,
+``fail_transitions``), a server that drops ``expand=transitions``
+(``drop_transitions_expand``); Bitbucket pull requests whose commits are gone
+(``break_commits``), Cloud's rolling hourly budget (:class:`HourlyLimit`, on a
+clock that may run fast: :class:`ScaledClock`, :class:`ManualClock`), access
+tokens without an account; commit graphs with branches, tags and merges,
+build statuses, Jira versions and fixVersions, comments deleted by id.
+
 The fixtures ``jira_cloud``, ``jira_datacenter``, ``bitbucket_cloud`` and
 ``bitbucket_datacenter`` come from the ``jirabucket`` pytest plugin, installed
 with the package. Outside pytest, use a simulator as a context manager

@@ -82,7 +82,7 @@ class PullRequestSnapshot:
     author_kind: AuthorKind = "user"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BuildStatusSnapshot:
     """A commit's build status, as tests read it.
 

@@ -129,7 +129,7 @@ class SimulatorBase(ABC):
         self._server = Server(("127.0.0.1", self._port), handler_class(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
             name=f"{type(self).__name__}-server",
             daemon=True,
         )

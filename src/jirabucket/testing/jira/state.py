@@ -75,7 +75,7 @@ class CommentSnapshot:
     created: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VersionSnapshot:
     """A project version (a "fixVersion"), as tests read it.
 
