@@ -431,29 +431,39 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
         statuses = [self._status_json(repo, pr.head, s) for s in repo.statuses.get(pr.head, {}).values()]
         return self._page(request, statuses)
 
-    def _store_status(self, request: Request, key: str | None) -> tuple[dict[str, Any], bool]:
+    def _store_status(self, request: Request, existing: StoredBuildStatus | None) -> tuple[dict[str, Any], bool]:
+        """Validate and store a status; a PUT (``existing`` given) keeps the fields it leaves out."""
         repo = self._repo(request)
         sha = self._resolve_ref(repo, request.params["commit"])
-        body = request.json_object()
-        key = key or body.get("key")
-        state = body.get("state")
+        given = request.json_object()
+        body: dict[str, Any] = {
+            "key": existing.key if existing else given.get("key"),
+            "state": existing.state if existing else None,
+            "url": existing.url if existing else None,
+            "name": existing.name if existing else None,
+            "description": existing.description if existing else None,
+            "refname": existing.ref if existing else None,
+        }
+        body.update({name: value for name, value in given.items() if name != "key" or existing is None})
         missing = {
             name: "This field is required."
-            for name, value in (("key", key), ("state", state), ("url", body.get("url")))
-            if not isinstance(value, str) or not value
+            for name in ("key", "state", "url")
+            if not isinstance(body.get(name), str) or not body.get(name)
         }
         if missing:
             raise BadRequest(f"{next(iter(missing))}: This field is required.", field_errors=missing)
-        if state not in _BUILD_STATES:
-            raise BadRequest(f'state: "{state}" is not a valid choice.', field_errors={"state": "Not a valid choice."})
+        if body["state"] not in _BUILD_STATES:
+            raise BadRequest(
+                f'state: "{body["state"]}" is not a valid choice.', field_errors={"state": "Not a valid choice."}
+            )
         refname = body.get("refname")
         status, created = self._bb.set_build_status(
             repo,
             sha,
-            key=str(key),
-            state=str(state),
+            key=str(body["key"]),
+            state=str(body["state"]),
             url=str(body["url"]),
-            name=str(body.get("name") or key),
+            name=str(body.get("name") or body["key"]),
             description=str(body.get("description") or ""),
             ref=refname if isinstance(refname, str) else None,
         )
@@ -466,9 +476,10 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
     def _put_status(self, request: Request) -> Response:
         repo = self._repo(request)
         sha = self._resolve_ref(repo, request.params["commit"])
-        if request.params["key"] not in repo.statuses.get(sha, {}):
+        existing = repo.statuses.get(sha, {}).get(request.params["key"])
+        if existing is None:
             raise BadRequest(f"No build status with key {request.params['key']}", status=404)
-        status, _ = self._store_status(request, request.params["key"])
+        status, _ = self._store_status(request, existing)
         return json_response(200, status)
 
     def _get_status(self, request: Request) -> Response:
