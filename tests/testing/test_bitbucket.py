@@ -205,3 +205,88 @@ def test_dc_identity_endpoints_and_errors(dc: BitbucketDataCenterSimulator) -> N
     assert wrong.status_code == 401 and "X-AUSERNAME" not in wrong.headers
     repos = session.get(f"{dc.url}/rest/api/1.0/projects/ACME/repos").json()
     assert [r["slug"] for r in repos["values"]] == ["api"]
+
+
+def test_broken_commits_answer_404_in_each_products_shape_while_the_pr_reads(
+    cloud: BitbucketCloudSimulator, dc: BitbucketDataCenterSimulator
+) -> None:
+    cloud.break_commits("acme/api", 2)
+    dc.break_commits("ACME/api", 2)
+    cloud_base = f"{cloud.url}/2.0/repositories/acme/api/pullrequests"
+    dc_base = f"{dc.url}/rest/api/1.0/projects/ACME/repos/api/pull-requests"
+    c = _session(cloud.token).get(f"{cloud_base}/2/commits")
+    assert c.status_code == 404 and c.json() == {"type": "error", "error": {"message": "Commit not found"}}
+    d = _session(dc.token).get(f"{dc_base}/2/commits")
+    head = dc.pull_request("ACME/api", 2).source_commit
+    assert d.status_code == 404
+    assert d.json() == {
+        "errors": [
+            {
+                "message": f"Commit '{head}' does not exist in repository 'api'.",
+                "exceptionName": "com.atlassian.bitbucket.commit.NoSuchCommitException",
+            }
+        ]
+    }
+    assert _session(cloud.token).get(f"{cloud_base}/2").status_code == 200
+    assert _session(dc.token).get(f"{dc_base}/2").status_code == 200
+    assert _session(cloud.token).get(f"{cloud_base}/1/commits").status_code == 200  # only that PR
+    cloud.break_commits("acme/api", 2, broken=False)
+    assert _session(cloud.token).get(f"{cloud_base}/2/commits").status_code == 200
+
+
+def test_access_tokens_are_refused_on_user_but_read_repositories() -> None:
+    with BitbucketCloudSimulator(access_token=True, username="bot") as sim:
+        sim.add_repository("acme/api")
+        session = _session(sim.token)
+        refused = session.get(f"{sim.url}/2.0/user")
+        assert refused.status_code == 403
+        assert refused.json() == {
+            "type": "error",
+            "error": {"message": "This API is not accessible by this authentication mechanism"},
+        }
+        assert session.get(f"{sim.url}/2.0/repositories/acme/api").status_code == 200
+        assert session.get(f"{sim.url}/2.0/repositories/acme/api/pullrequests").status_code == 200
+        # An API token (Basic, with an account) may read /2.0/user.
+        assert requests.get(f"{sim.url}/2.0/user", auth=("bot", sim.token), timeout=10).status_code == 200
+
+
+def test_single_pull_request_shows_its_head_commit_and_bot_authors_in_both_flavors() -> None:
+    with BitbucketCloudSimulator() as cloud, BitbucketDataCenterSimulator() as dc:
+        for sim, repo in ((cloud, "acme/api"), (dc, "ACME/api")):
+            sim.add_repository(repo)
+            sim.add_pull_request(
+                repo, title="Bump x", source_branch="renovate/x", author="renovate[bot]", author_kind="app"
+            )
+            sim.add_pull_request(repo, title="ABC-1", source_branch="feature/ABC-1", commits=["one", "two"])
+        c_bot, c_human = (
+            _session(cloud.token).get(f"{cloud.url}/2.0/repositories/acme/api/pullrequests/{n}").json() for n in (1, 2)
+        )
+        d_bot, d_human = (
+            _session(dc.token).get(f"{dc.url}/rest/api/1.0/projects/ACME/repos/api/pull-requests/{n}").json()
+            for n in (1, 2)
+        )
+        assert (c_bot["author"]["type"], c_bot["author"]["nickname"]) == ("app_user", "renovate[bot]")
+        assert (c_human["author"]["type"], c_human["author"]["display_name"]) == ("user", "Alice")
+        assert (d_bot["author"]["user"]["type"], d_bot["author"]["user"]["name"]) == ("SERVICE", "renovate[bot]")
+        assert d_human["author"]["user"]["type"] == "NORMAL"
+        cloud_head = cloud.pull_request("acme/api", 2).source_commit
+        dc_head = dc.pull_request("ACME/api", 2).source_commit
+        assert c_human["source"]["commit"]["hash"] == cloud_head[:12]  # Cloud shows 12 characters
+        assert d_human["fromRef"]["latestCommit"] == dc_head  # Data Center the full hash
+        assert cloud.commit("acme/api", cloud_head).message == "two"
+        assert dc.commit("ACME/api", dc_head).message == "two"
+        assert cloud.pull_request("acme/api", 1).author_kind == "app"
+
+
+@pytest.mark.parametrize("newest_first_by", ["updated", "created"])
+def test_dc_newest_order_follows_the_configured_date_and_reports_updated_date(newest_first_by: str) -> None:
+    with BitbucketDataCenterSimulator(newest_first_by=newest_first_by) as sim:
+        sim.add_repository("ACME/api")
+        for n in range(3):
+            sim.add_pull_request("ACME/api", title=f"t{n}", source_branch=f"b{n}", updated=T0 + timedelta(hours=n))
+        sim.update_pull_request("ACME/api", 1, title="touched", updated=T0 + timedelta(hours=5))
+        page = _session(sim.token).get(f"{sim.url}/rest/api/1.0/projects/ACME/repos/api/pull-requests").json()
+        ids = [pr["id"] for pr in page["values"]]
+        dates = {pr["id"]: pr["updatedDate"] for pr in page["values"]}
+    assert dates[1] == int((T0 + timedelta(hours=5)).timestamp() * 1000)
+    assert ids == ([1, 3, 2] if newest_first_by == "updated" else [3, 2, 1])

@@ -201,7 +201,7 @@ def test_rate_limit_retry_after_can_be_chosen_or_left_out() -> None:
         assert answer.status_code == 429 and "Retry-After" not in answer.headers
 
 
-def test_bitbucket_cloud_429_has_no_retry_after_but_dc_does() -> None:
+def test_bitbucket_cloud_429_is_plain_text_without_retry_after_but_dc_sends_one() -> None:
     with BitbucketCloudSimulator() as cloud, BitbucketDataCenterSimulator() as dc:
         cloud.rate_limit(10)
         dc.rate_limit(10)
@@ -210,6 +210,8 @@ def test_bitbucket_cloud_429_has_no_retry_after_but_dc_does() -> None:
             f"{dc.url}/rest/api/1.0/users/bot", headers={"Authorization": "Bearer bb-dc-token"}, timeout=10
         )
     assert c.status_code == 429 and "Retry-After" not in c.headers
-    assert c.headers["X-RateLimit-Limit"] and c.json()["type"] == "error"
+    assert c.headers["Content-Type"].startswith("text/plain")
+    assert c.text == "Rate limit for this resource has been exceeded"
+    assert "X-RateLimit-Limit" not in c.headers  # only access tokens get them
     assert d.status_code == 429 and d.headers["Retry-After"] == "10"
     assert d.json()["errors"][0]["message"]

@@ -24,6 +24,8 @@ Where the spec itself is wrong or silent, it is noted next to the case:
   simulator leaves those out rather than send what the spec forbids.
 * Jira v2 (``/rest/api/2``) and Jira Data Center have no vendored spec; their
   shapes are covered by the behaviour tests only.
+* Bitbucket Cloud's ``GET /2.0/user`` declares no 403, which it answers access
+  tokens, and its 429 (plain text) is declared nowhere: behaviour tests only.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,9 +43,11 @@ import pytest
 import requests
 
 from jirabucket.testing import (
+    RESOLUTION,
     BitbucketCloudSimulator,
     BitbucketDataCenterSimulator,
     JiraCloudSimulator,
+    Workflow,
 )
 
 SPECS = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
@@ -114,6 +119,14 @@ _REMOTE_LINK = {
 _ADF = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "hi"}]}]}
 _PR = "/2.0/repositories/acme/api/pullrequests"
 _DC_REPO = "/rest/api/latest/projects/ACME/repos/api"
+_COMMIT = "/2.0/repositories/acme/api/commit/{head}"
+_STATUS = {
+    "key": "jirabucket",
+    "state": "FAILED",
+    "name": "Jira issue",
+    "url": "https://x.test/ABC-1",
+    "description": "x",
+}
 
 CASES = [
     Case("jira", "GET", "/rest/api/3/myself", 200),
@@ -159,21 +172,83 @@ CASES = [
     Case("bbdc", "POST", _DC_REPO + "/branches", 200, {"name": "feature/x", "startPoint": "main"}),
     Case("bbdc", "GET", "/rest/api/latest/users/bot", 200),
     Case("bbdc", "GET", _DC_REPO + "/pull-requests/999", 404),
+    # Transition screens, resolutions, broken pull requests (issue 11).
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4?expand=transitions.fields", 200),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4/transitions?expand=transitions.fields", 200),
+    Case("jira", "POST", "/rest/api/3/issue/ABC-4/transitions", 400, {"transition": {"id": "51"}}),
+    Case(
+        "jira",
+        "POST",
+        "/rest/api/3/issue/ABC-4/transitions",
+        204,
+        {"transition": {"id": "51"}, "fields": {"resolution": {"name": "Done"}}},
+    ),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-4?fields=status,resolution", 200),
+    Case("bbc", "GET", _PR + "/4/commits", 404),
+    Case("bbdc", "GET", _DC_REPO + "/pull-requests/4/commits", 404),
+    # Build statuses on a pull request's head commit (issue 12); {head} is PR 1's head hash.
+    Case("bbc", "GET", _PR + "/1", 200),
+    Case("bbc", "POST", _COMMIT + "/statuses/build", 201, _STATUS),
+    Case("bbc", "POST", _COMMIT + "/statuses/build", 201, {**_STATUS, "state": "SUCCESSFUL"}),
+    Case("bbc", "GET", _COMMIT + "/statuses", 200),
+    Case("bbc", "GET", _COMMIT + "/statuses/build/jirabucket", 200),
+    Case("bbc", "PUT", _COMMIT + "/statuses/build/jirabucket", 200, {"state": "STOPPED", "url": "https://x.test"}),
+    Case("bbc", "GET", _PR + "/1/statuses", 200),
+    Case("bbc", "POST", "/2.0/repositories/acme/api/commit/" + "f" * 40 + "/statuses/build", 404, _STATUS),
+    Case("bbdc", "POST", _DC_REPO + "/commits/{head}/builds", 204, _STATUS),
+    Case("bbdc", "GET", _DC_REPO + "/commits/{head}/builds?key=jirabucket", 200),
+    Case("bbdc", "GET", _DC_REPO + "/commits/{head}/builds?key=nope", 404),
+    # Commits between refs, tags, versions and fixVersions (issue 14); {main} is main's head.
+    Case("bbc", "GET", "/2.0/repositories/acme/api/commits?include=v1.1&exclude=v1.0", 200),
+    Case("bbc", "GET", "/2.0/repositories/acme/api/commits/main?pagelen=2", 200),
+    Case("bbc", "GET", "/2.0/repositories/acme/api/commits?include=nope", 404),
+    Case("bbc", "GET", "/2.0/repositories/acme/api/commit/{main}", 200),
+    Case("bbc", "GET", "/2.0/repositories/acme/api/refs/tags", 200),
+    Case("bbdc", "GET", _DC_REPO + "/commits?since=v1.0&until=v1.1", 200),
+    Case("bbdc", "GET", _DC_REPO + "/commits?until=nope", 404),
+    Case("bbdc", "GET", _DC_REPO + "/commits/{main}", 200),
+    Case("bbdc", "GET", _DC_REPO + "/tags", 200),
+    Case("jira", "GET", "/rest/api/3/project/ABC/versions", 200),
+    Case("jira", "POST", "/rest/api/3/version", 201, {"name": "2.0", "project": "ABC", "releaseDate": "2026-03-01"}),
+    Case("jira", "POST", "/rest/api/3/version", 400, {"name": "2.0", "project": "ABC"}),
+    Case("jira", "PUT", "/rest/api/3/version/10001", 200, {"released": True, "releaseDate": "2026-03-02"}),
+    Case("jira", "GET", "/rest/api/3/version/10000", 200),
+    Case("jira", "GET", "/rest/api/3/project/NOPE/versions", 404),
+    Case("jira", "PUT", "/rest/api/3/issue/ABC-1", 204, {"update": {"fixVersions": [{"add": {"name": "2.0"}}]}}),
+    Case("jira", "PUT", "/rest/api/3/issue/ABC-1", 400, {"update": {"fixVersions": [{"add": {"name": "9.9"}}]}}),
+    Case("jira", "GET", "/rest/api/3/issue/ABC-1?fields=fixVersions,issuetype", 200),
+    # A comment read and deleted by id (issue 15); the fixture seeds comment 10000.
+    Case("jira", "GET", "/rest/api/3/issue/ABC-1/comment/10000", 200),
+    Case("jira", "DELETE", "/rest/api/3/issue/ABC-1/comment/10000", 204),
+    Case("jira", "DELETE", "/rest/api/3/issue/ABC-1/comment/10000", 404),
 ]
 
 
+@dataclass(frozen=True)
+class World:
+    """Where to send each product's calls, and per product the hashes paths name as ``{head}`` and ``{main}``."""
+
+    sessions: dict[str, tuple[str, requests.Session]]
+    names: dict[str, dict[str, str]]
+
+
 @pytest.fixture(scope="module")
-def sessions() -> Iterator[dict[str, tuple[str, requests.Session]]]:
+def world() -> Iterator[World]:
     with (
         JiraCloudSimulator() as jira,
         BitbucketCloudSimulator() as bbc,
         BitbucketDataCenterSimulator() as bbdc,
     ):
+        jira.set_workflow(Workflow.default().with_screen("Done", RESOLUTION))
         for key in ("ABC-1", "ABC-2", "ABC-3"):
             jira.add_issue(key, summary=f"Issue {key}", description="Some text")
+        jira.add_issue("ABC-4", status="In Review")
+        jira.add_version("ABC", "1.0", released=True, release_date=date(2026, 1, 5))
+        jira.add_issue("ABC-5", issue_type="Bug", fix_versions=["1.0"])
+        jira.add_comment("ABC-1", "Seeded by a colleague")
         for sim, repo in ((bbc, "acme/api"), (bbdc, "ACME/api")):
             sim.add_repository(repo)
-            for n in (1, 2, 3):
+            for n in (1, 2, 3, 4):
                 sim.add_pull_request(
                     repo,
                     title=f"ABC-{n}: change",
@@ -181,23 +256,36 @@ def sessions() -> Iterator[dict[str, tuple[str, requests.Session]]]:
                     commits=["ABC-1 fix"],
                     state="OPEN" if n < 3 else "MERGED",
                 )
+            sim.break_commits(repo, 4)
+            sim.add_tag(repo, "v1.0", "main")
+            sim.add_commit(repo, "ABC-1 first change")
+            sim.merge(repo, "feature/ABC-2")
+            sim.add_tag(repo, "v1.1", "main")
         jira_s, bbc_s, bbdc_s = requests.Session(), requests.Session(), requests.Session()
         jira_s.auth = (jira.email, jira.token)
         bbc_s.headers["Authorization"] = f"Bearer {bbc.token}"
         bbdc_s.headers["Authorization"] = f"Bearer {bbdc.token}"
-        yield {"jira": (jira.url, jira_s), "bbc": (bbc.url, bbc_s), "bbdc": (bbdc.url, bbdc_s)}
+        names = {
+            product: {"head": sim.pull_request(repo, 1).source_commit, "main": sim.branches(repo)["main"]}
+            for product, sim, repo in (("bbc", bbc, "acme/api"), ("bbdc", bbdc, "ACME/api"))
+        }
+        yield World(
+            {"jira": (jira.url, jira_s), "bbc": (bbc.url, bbc_s), "bbdc": (bbdc.url, bbdc_s)},
+            {**names, "jira": {}},
+        )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.product}-{c.method}-{c.path}-{c.status}")
-def test_response_matches_spec(case: Case, sessions: dict[str, tuple[str, requests.Session]]) -> None:
-    base, session = sessions[case.product]
-    answer = session.request(case.method, base + case.path, json=case.body, timeout=10)
+def test_response_matches_spec(case: Case, world: World) -> None:
+    base, session = world.sessions[case.product]
+    path_and_query = case.path.format(**world.names[case.product])
+    answer = session.request(case.method, base + path_and_query, json=case.body, timeout=10)
     assert answer.status_code == case.status, answer.text
     if case.status == 204:
         assert answer.content == b""
         return
     spec_name, host = _SPEC[case.product]
-    path, _, query = case.path.partition("?")
+    path, _, query = path_and_query.partition("?")
     request = MockRequest(
         host,
         case.method.lower(),

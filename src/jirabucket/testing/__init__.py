@@ -21,6 +21,16 @@ seed and read their state from Python and assert outcomes, not calls::
             bitbucket_cloud.pull_request("acme/api", 1).web_url
         ]
 
+Beyond the happy path they model what real servers do to a client: Jira
+workflows with status categories, multi-step paths, transition screens with
+required fields and failing validators (:class:`Workflow`,
+``fail_transitions``), a server that drops ``expand=transitions``
+(``drop_transitions_expand``); Bitbucket pull requests whose commits are gone
+(``break_commits``), Cloud's rolling hourly budget (:class:`HourlyLimit`, on a
+clock that may run fast: :class:`ScaledClock`, :class:`ManualClock`), access
+tokens without an account; commit graphs with branches, tags and merges,
+build statuses, Jira versions and fixVersions, comments deleted by id.
+
 The fixtures ``jira_cloud``, ``jira_datacenter``, ``bitbucket_cloud`` and
 ``bitbucket_datacenter`` come from the ``jirabucket`` pytest plugin, installed
 with the package. Outside pytest, use a simulator as a context manager
@@ -30,12 +40,17 @@ realistic data set to seed them with.
 
 from __future__ import annotations
 
-from jirabucket.testing._bb_state import PullRequestSnapshot
-from jirabucket.testing._faults import Faults, RequestRecord
-from jirabucket.testing._jira_state import CommentSnapshot, IssueSnapshot
-from jirabucket.testing.bitbucket import BitbucketCloudSimulator
-from jirabucket.testing.bitbucket_dc import BitbucketDataCenterSimulator
-from jirabucket.testing.jira import JiraCloudSimulator, JiraDataCenterSimulator
+from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+from jirabucket.testing.bitbucket.graph import CommitSnapshot
+from jirabucket.testing.bitbucket.state import BuildStatusSnapshot, PullRequestSnapshot
+from jirabucket.testing.clock import Clock, ManualClock, ScaledClock
+from jirabucket.testing.faults import Faults, RequestRecord
+from jirabucket.testing.jira.cloud import JiraCloudSimulator
+from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
+from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot, VersionSnapshot
+from jirabucket.testing.jira.workflow import RESOLUTION, RESOLUTIONS, ScreenField, Workflow, WorkflowTransition
+from jirabucket.testing.ratelimit import HourlyLimit
 from jirabucket.testing.scenario import (
     Scenario,
     ScenarioIssue,
@@ -44,17 +59,29 @@ from jirabucket.testing.scenario import (
 )
 
 __all__ = [
+    "RESOLUTION",
+    "RESOLUTIONS",
     "BitbucketCloudSimulator",
     "BitbucketDataCenterSimulator",
+    "BuildStatusSnapshot",
+    "Clock",
     "CommentSnapshot",
+    "CommitSnapshot",
     "Faults",
+    "HourlyLimit",
     "IssueSnapshot",
     "JiraCloudSimulator",
     "JiraDataCenterSimulator",
+    "ManualClock",
     "PullRequestSnapshot",
     "RequestRecord",
+    "ScaledClock",
     "Scenario",
     "ScenarioIssue",
     "ScenarioPullRequest",
+    "ScreenField",
+    "VersionSnapshot",
+    "Workflow",
+    "WorkflowTransition",
     "make_scenario",
 ]

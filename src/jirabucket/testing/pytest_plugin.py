@@ -14,9 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from jirabucket.testing.bitbucket import BitbucketCloudSimulator
-from jirabucket.testing.bitbucket_dc import BitbucketDataCenterSimulator
-from jirabucket.testing.jira import JiraCloudSimulator, JiraDataCenterSimulator
+from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+from jirabucket.testing.jira.cloud import JiraCloudSimulator
+from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
 
 __all__ = ["bitbucket_cloud", "bitbucket_datacenter", "jira_cloud", "jira_datacenter"]
 

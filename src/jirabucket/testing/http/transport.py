@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from jirabucket.testing._http import Response
+from jirabucket.testing.http.messages import Response
 
 __all__ = ["HandlerIO", "Server", "handler_class"]
 

@@ -1,23 +1,17 @@
-"""Request and response values, JSON helpers and the regex routing table."""
+"""Request and response values, the error handlers raise, and JSON helpers."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
-__all__ = [
-    "BadRequest",
-    "Request",
-    "Response",
-    "Route",
-    "Router",
-    "json_response",
-    "text_response",
-]
+__all__ = ["AuthScheme", "BadRequest", "Credentials", "Request", "Response", "json_response", "text_response"]
+
+AuthScheme = Literal["basic", "bearer"]
+"""How a request authenticated."""
 
 
 class BadRequest(Exception):
@@ -27,13 +21,38 @@ class BadRequest(Exception):
         message: The error message shown to the client.
         status: HTTP status, 400 unless given.
         field_errors: Field name to message, for products that report them.
+        code: A product-specific error name (Bitbucket Data Center's
+            ``exceptionName``); the product's default for the status when ``None``.
     """
 
-    def __init__(self, message: str, *, status: int = 400, field_errors: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        field_errors: Mapping[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.field_errors = dict(field_errors or {})
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Credentials parsed from an ``Authorization`` header.
+
+    Attributes:
+        scheme: ``"basic"`` or ``"bearer"``.
+        user: The Basic user name (``""`` for Bearer).
+        secret: The Basic password or the Bearer token.
+    """
+
+    scheme: AuthScheme
+    user: str
+    secret: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,8 @@ class Request:
         params: Named groups of the route's pattern.
         body: Raw request body.
         base_url: The simulator's URL, for ``self`` links.
+        credentials: The (valid) credentials it came with, for products whose
+            answer depends on the kind of credential.
     """
 
     method: str
@@ -55,6 +76,7 @@ class Request:
     params: dict[str, str]
     body: bytes
     base_url: str
+    credentials: Credentials | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of a query parameter, or ``default``."""
@@ -140,72 +162,3 @@ def json_response(status: int, data: Any, *, headers: Iterable[tuple[str, str]] 
 def text_response(status: int, text: str, *, content_type: str = "text/plain") -> Response:
     """Return a text answer (``text/plain`` unless ``content_type`` says otherwise)."""
     return Response(status, text.encode("utf-8"), content_type=f"{content_type};charset=UTF-8")
-
-
-Handler = Callable[[Request], Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One row of a routing table.
-
-    Attributes:
-        method: HTTP method.
-        pattern: Regex matched against the whole path; named groups become params.
-        handler: Called with the request.
-    """
-
-    method: str
-    pattern: re.Pattern[str]
-    handler: Handler
-
-
-class Router:
-    """A table of routes, matched in order.
-
-    Args:
-        prefixes: Regexes of the path prefixes each route is served under (e.g.
-            ``/rest/api/(?P<version>2|3)``); their named groups become params too.
-    """
-
-    def __init__(self, prefixes: Iterable[str] = ("",)) -> None:
-        self._prefixes = tuple(prefixes)
-        self._routes: list[Route] = []
-
-    def add(self, method: str, path: str, handler: Handler, *, prefixed: bool = True) -> None:
-        """Serve ``path`` (a regex, after each prefix) for ``method`` with ``handler``.
-
-        Args:
-            method: HTTP method.
-            path: Regex of the path after the prefix.
-            handler: Called with the request.
-            prefixed: ``False`` serves ``path`` as it is, without the prefixes.
-        """
-        for prefix in self._prefixes if prefixed else ("",):
-            pattern = re.compile(prefix + path)
-            self._routes.append(Route(method.upper(), pattern, handler))
-
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
-        """Return the handler and path params for a request, or ``None``.
-
-        Returns:
-            ``None`` when no route matches the path; a method mismatch on a known
-            path yields a 405 handler.
-        """
-        path_known = False
-        # The products accept a trailing slash, and some clients (atlassian-python-api) send one.
-        path = path.rstrip("/") or "/"
-        for route in self._routes:
-            found = route.pattern.fullmatch(path)
-            if found is None:
-                continue
-            if route.method == method:
-                return route.handler, found.groupdict()
-            path_known = True
-        if path_known:
-            return _method_not_allowed, {}
-        return None
-
-
-def _method_not_allowed(_request: Request) -> Response:
-    raise BadRequest("Method not allowed.", status=405)

@@ -9,37 +9,22 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from types import EllipsisType, TracebackType
-from typing import Literal, Self
+from typing import Self
 
-from jirabucket.testing._faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
-from jirabucket.testing._http import BadRequest, Request, Response, Router, text_response
-from jirabucket.testing._transport import HandlerIO, Server, handler_class
+from jirabucket.testing.clock import Clock
+from jirabucket.testing.faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
+from jirabucket.testing.http.messages import BadRequest, Credentials, Request, Response, text_response
+from jirabucket.testing.http.routing import Router
+from jirabucket.testing.http.transport import HandlerIO, Server, handler_class
+from jirabucket.testing.ratelimit import Admission
 
 __all__ = ["Credentials", "SimulatorBase"]
-
-AuthScheme = Literal["basic", "bearer"]
 
 _PROXY_503 = (
     "<html><head><title>503 Service Temporarily Unavailable</title></head>"
     "<body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
 )
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Credentials parsed from an ``Authorization`` header.
-
-    Attributes:
-        scheme: ``"basic"`` or ``"bearer"``.
-        user: The Basic user name (``""`` for Bearer).
-        secret: The Basic password or the Bearer token.
-    """
-
-    scheme: AuthScheme
-    user: str
-    secret: str
 
 
 def _parse_authorization(header: str | None) -> Credentials | None:
@@ -67,12 +52,15 @@ class SimulatorBase(ABC):
     Args:
         port: TCP port; 0 picks a free one.
         seed: Seed of the fault generator.
+        clock: The clock of time windows (429 windows, request budgets);
+            :func:`time.monotonic` unless given (see :mod:`jirabucket.testing.clock`).
     """
 
     _prefixes: tuple[str, ...] = ("",)
 
-    def __init__(self, *, port: int = 0, seed: int = 0) -> None:
+    def __init__(self, *, port: int = 0, seed: int = 0, clock: Clock | None = None) -> None:
         self._port = port
+        self._clock: Clock = clock or time.monotonic
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
         self._faults = Faults()
@@ -98,7 +86,7 @@ class SimulatorBase(ABC):
         """Return the answer to missing or wrong credentials (401 unless overridden)."""
         return self._error(401, "Authentication failed. Please check your credentials.", {})
 
-    def _rate_limit_headers(self, retry_after: int | None) -> list[tuple[str, str]]:
+    def _rate_limit_headers(self, retry_after: int | None, credentials: Credentials | None) -> list[tuple[str, str]]:
         """Return the headers of a 429 answer."""
         headers = [("X-RateLimit-Limit", "100"), ("X-RateLimit-Remaining", "0")]
         if retry_after is not None:
@@ -111,6 +99,17 @@ class SimulatorBase(ABC):
 
     def _extra_headers(self, credentials_ok: bool) -> list[tuple[str, str]]:
         """Return headers added to every answer (none unless overridden)."""
+        return []
+
+    def _admit(self, path: str, credentials: Credentials | None, now: float) -> Admission | None:
+        """Count an authenticated request against a request budget; ``None`` when none applies.
+
+        Called under the lock, for requests with valid credentials only.
+        """
+        return None
+
+    def _admission_headers(self, credentials: Credentials | None, admission: Admission) -> list[tuple[str, str]]:
+        """Return the headers a budgeted answer carries (none unless overridden)."""
         return []
 
     # -- lifecycle -----------------------------------------------------------
@@ -130,7 +129,7 @@ class SimulatorBase(ABC):
         self._server = Server(("127.0.0.1", self._port), handler_class(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
             name=f"{type(self).__name__}-server",
             daemon=True,
         )
@@ -193,7 +192,7 @@ class SimulatorBase(ABC):
                 left out, the product's habit (see the subclass).
         """
         with self._lock:
-            self._rate_limit_until = time.monotonic() + seconds
+            self._rate_limit_until = self._clock() + seconds
             self._rate_limit_retry_after = self._default_retry_after(seconds) if retry_after is ... else retry_after
 
     @property
@@ -216,8 +215,11 @@ class SimulatorBase(ABC):
             faults = self._faults
             fault = draw_fault(faults, self._rng, method=io.method)
             html_503 = fault == "error" and self._rng.random() < 0.5
-            limited = time.monotonic() < self._rate_limit_until
+            now = self._clock()
+            limited = now < self._rate_limit_until
             retry_after = self._rate_limit_retry_after
+            reaches_product = fault not in ("reset", "error") and not limited
+            admission = self._admit(io.path, creds, now) if reaches_product and auth_ok else None
         if faults.latency and faults.applies_to(io.method):
             self._stopping.wait(faults.latency)
         if fault == "reset":
@@ -230,8 +232,13 @@ class SimulatorBase(ABC):
             return
         if limited:
             self._record(io, 429, creds, auth_ok, "rate_limit")
-            io.send(self._too_many_requests(retry_after))
+            io.send(self._too_many_requests(retry_after, creds))
             return
+        if admission is not None and not admission.allowed:
+            self._record(io, 429, creds, auth_ok, "rate_limit")
+            io.send(self._too_many_requests(None, creds))
+            return
+        budget_headers = self._admission_headers(creds, admission) if admission is not None else []
         response = self._respond(io, creds, auth_ok)
         if fault == "reset_after_write":
             self._record(io, 0, creds, auth_ok, fault)
@@ -240,7 +247,7 @@ class SimulatorBase(ABC):
         if fault == "slow":
             self._stopping.wait(faults.slow_seconds)
         self._record(io, response.status, creds, auth_ok, fault)
-        io.send(response, extra=self._extra_headers(auth_ok))
+        io.send(response, extra=self._extra_headers(auth_ok) + budget_headers)
 
     def _respond(self, io: HandlerIO, creds: Credentials | None, auth_ok: bool) -> Response:
         if not auth_ok:
@@ -249,21 +256,26 @@ class SimulatorBase(ABC):
         if found is None:
             return self._error(404, f"No resource at {io.path}.", {})
         handler, params = found
-        request = Request(io.method, io.path, io.query, params, io.body, self.url)
+        request = Request(io.method, io.path, io.query, params, io.body, self.url, creds)
         try:
             with self._lock:
                 return handler(request)
         except BadRequest as exc:
-            return self._error(exc.status, exc.message, exc.field_errors)
+            return self._refusal(exc)
+
+    def _refusal(self, exc: BadRequest) -> Response:
+        """Return the answer to a refused request (the product's error shape for its status)."""
+        return self._error(exc.status, exc.message, exc.field_errors)
 
     def _service_unavailable(self, *, html: bool) -> Response:
         if html:
             return text_response(503, _PROXY_503, content_type="text/html")
         return self._error(503, "Service temporarily unavailable.", {})
 
-    def _too_many_requests(self, retry_after: int | None) -> Response:
+    def _too_many_requests(self, retry_after: int | None, credentials: Credentials | None) -> Response:
+        """Return a 429 answer (the product's error shape unless overridden)."""
         base = self._error(429, "Rate limit exceeded.", {})
-        headers = base.headers + tuple(self._rate_limit_headers(retry_after))
+        headers = base.headers + tuple(self._rate_limit_headers(retry_after, credentials))
         return Response(429, base.body, base.content_type, headers)
 
     def _record(

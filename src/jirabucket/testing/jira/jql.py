@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jirabucket.testing._http import BadRequest
+from jirabucket.testing.http.messages import BadRequest
 
 __all__ = ["JqlQuery", "parse_jql"]
 

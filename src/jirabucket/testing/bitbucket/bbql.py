@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jirabucket.testing._bb_state import StoredPullRequest
-from jirabucket.testing._http import BadRequest
+from jirabucket.testing.bitbucket.state import StoredPullRequest
+from jirabucket.testing.http.messages import BadRequest
 
 __all__ = ["BbqlFilter", "parse_bbql"]
 

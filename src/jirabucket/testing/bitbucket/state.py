@@ -1,4 +1,12 @@
-"""Bitbucket repository state shared by the Cloud and Data Center simulators."""
+"""Bitbucket repository state shared by the Cloud and Data Center simulators.
+
+Repositories with a commit graph, branches and tags; pull requests with their
+commits and comments; build statuses per commit. A pull request's commits are
+part of the graph too: they sit on top of its source branch (or, for a new
+branch, on the destination branch's head), so its head commit resolves like any
+other. A pull request seeded without commits gets a head commit in the graph
+(so statuses can be posted to it) that its commits endpoint does not list.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,17 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from jirabucket.testing._http import BadRequest
+from jirabucket.testing.bitbucket.graph import CommitGraph
+from jirabucket.testing.http.messages import BadRequest
 
 __all__ = [
+    "AuthorKind",
     "BitbucketState",
+    "BuildStatusSnapshot",
     "PullRequestSnapshot",
+    "StoredBuildStatus",
     "StoredCommit",
     "StoredPrComment",
     "StoredPullRequest",
@@ -20,6 +33,9 @@ __all__ = [
 ]
 
 _EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+AuthorKind = Literal["user", "app"]
+"""A pull request author: a person (``user``) or an app / access-token identity (``app``)."""
 
 
 def commit_hash(*parts: object) -> str:
@@ -45,6 +61,8 @@ class PullRequestSnapshot:
         commits: Commit messages, oldest first.
         comments: Comment texts, oldest first.
         web_url: The pull request's page, as the product links it.
+        source_commit: The full hash of its head (source) commit.
+        author_kind: ``user`` or ``app`` (a bot: Cloud ``app_user``, Data Center ``SERVICE``).
     """
 
     repo: str
@@ -60,11 +78,39 @@ class PullRequestSnapshot:
     commits: tuple[str, ...]
     comments: tuple[str, ...]
     web_url: str
+    source_commit: str = ""
+    author_kind: AuthorKind = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStatusSnapshot:
+    """A commit's build status, as tests read it.
+
+    Attributes:
+        key: The status key (one status per key and commit; posting the key again overwrites).
+        state: ``SUCCESSFUL``, ``FAILED``, ``INPROGRESS``, and ``STOPPED`` (Cloud)
+            or ``CANCELLED`` / ``UNKNOWN`` (Data Center).
+        url: The link the status carries.
+        name: Its name.
+        description: Its description.
+        ref: The ref it was posted for (Cloud ``refname``, Data Center ``ref``), if given.
+        created: When the key was first posted.
+        updated: When it was last posted.
+    """
+
+    key: str
+    state: str
+    url: str
+    name: str
+    description: str
+    ref: str | None
+    created: datetime
+    updated: datetime
 
 
 @dataclass
 class StoredCommit:
-    """A commit (private, mutable)."""
+    """A pull request's commit (private, mutable)."""
 
     hash: str
     message: str
@@ -82,6 +128,26 @@ class StoredPrComment:
 
 
 @dataclass
+class StoredBuildStatus:
+    """A build status (private, mutable)."""
+
+    key: str
+    state: str
+    url: str
+    name: str
+    description: str
+    ref: str | None
+    created: datetime
+    updated: datetime
+
+    def snapshot(self) -> BuildStatusSnapshot:
+        """Return a frozen copy."""
+        return BuildStatusSnapshot(
+            self.key, self.state, self.url, self.name, self.description, self.ref, self.created, self.updated
+        )
+
+
+@dataclass
 class StoredPullRequest:
     """A pull request (private, mutable)."""
 
@@ -95,6 +161,9 @@ class StoredPullRequest:
     author: str
     created: datetime
     updated: datetime
+    head: str = ""
+    author_kind: AuthorKind = "user"
+    commits_broken: bool = False
     commits: list[StoredCommit] = field(default_factory=list)
     comments: list[StoredPrComment] = field(default_factory=list)
 
@@ -106,6 +175,9 @@ class StoredRepo:
     name: str
     pull_requests: dict[int, StoredPullRequest] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    graph: CommitGraph = field(default_factory=CommitGraph)
+    statuses: dict[str, dict[str, StoredBuildStatus]] = field(default_factory=dict)
 
     @property
     def owner(self) -> str:
@@ -117,9 +189,13 @@ class StoredRepo:
         """Repository slug."""
         return self.name.split("/", 1)[1]
 
+    def resolve(self, ref: str) -> str | None:
+        """Return the commit a branch, tag, hash or hash prefix names, or ``None``."""
+        return self.graph.resolve(ref, self.branches, self.tags)
+
 
 class BitbucketState:
-    """Repositories, pull requests, commits, comments, branches. The simulator's lock guards it.
+    """Repositories, pull requests, commits, comments, branches, statuses. The simulator's lock guards it.
 
     Args:
         states: The pull request states this flavor knows.
@@ -141,11 +217,25 @@ class BitbucketState:
         """Return "now": the wall clock, but never before any time already handed out."""
         return max(datetime.now(UTC), self._latest + timedelta(milliseconds=1))
 
-    def _seen(self, moment: datetime) -> datetime:
+    def seen(self, moment: datetime) -> datetime:
+        """Check a given time is aware and remember it (later defaults come after it).
+
+        Raises:
+            ValueError: The time is naive.
+        """
         if moment.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
         self._latest = max(self._latest, moment)
         return moment
+
+    def create_repo(self, name: str) -> StoredRepo:
+        """Create a repository whose ``main`` branch holds one root commit (no-op if it exists)."""
+        if name not in self.repos:
+            repo = StoredRepo(name)
+            root = repo.graph.add(commit_hash(name, "main"), "Initial commit", (), "Alice", _EPOCH - timedelta(days=1))
+            repo.branches["main"] = root.hash
+            self.repos[name] = repo
+        return self.repos[name]
 
     def repo(self, name: str) -> StoredRepo:
         """Return a repository.
@@ -178,8 +268,9 @@ class BitbucketState:
         fields: dict[str, str],
         updated: datetime | None,
         commits: Sequence[str],
+        author_kind: AuthorKind = "user",
     ) -> StoredPullRequest:
-        """Add a pull request, its commits and its source branch.
+        """Add a pull request, its commits (into the graph too) and its source branch.
 
         Raises:
             ValueError: Unknown state, duplicate id or naive timestamp.
@@ -190,7 +281,7 @@ class BitbucketState:
         new_id = pr_id if pr_id is not None else max(stored.pull_requests, default=0) + 1
         if new_id in stored.pull_requests:
             raise ValueError(f"pull request {new_id} already exists in {repo}")
-        when = self._seen(updated) if updated is not None else self._seen(self.tick())
+        when = self.seen(updated) if updated is not None else self.seen(self.tick())
         pr = StoredPullRequest(
             repo=repo,
             id=new_id,
@@ -202,13 +293,19 @@ class BitbucketState:
             author=fields["author"],
             created=when,
             updated=when,
+            author_kind=author_kind,
         )
-        pr.commits = [
-            StoredCommit(commit_hash(repo, new_id, i, message), message, when) for i, message in enumerate(commits)
-        ]
-        head = pr.commits[-1].hash if pr.commits else commit_hash(repo, new_id, "head")
-        stored.branches.setdefault(pr.source_branch, head)
-        stored.branches.setdefault(pr.destination_branch, commit_hash(repo, "main"))
+        main = stored.branches.get("main") or commit_hash(repo, "main")
+        base = stored.branches.setdefault(pr.destination_branch, main)
+        parent = stored.branches.get(pr.source_branch, base)
+        for index, message in enumerate(commits):
+            commit = stored.graph.add(commit_hash(repo, new_id, index, message), message, (parent,), pr.author, when)
+            pr.commits.append(StoredCommit(commit.hash, message, when))
+            parent = commit.hash
+        if not commits and pr.source_branch not in stored.branches:
+            parent = stored.graph.add(commit_hash(repo, new_id, "head"), pr.title, (parent,), pr.author, when).hash
+        pr.head = parent
+        stored.branches[pr.source_branch] = parent
         stored.pull_requests[new_id] = pr
         return pr
 
@@ -222,15 +319,43 @@ class BitbucketState:
             raise ValueError(f"unknown state {changes['state']!r}")
         for name, value in changes.items():
             setattr(pr, name, value)
-        pr.updated = self._seen(updated if updated is not None else self.now())
+        pr.updated = self.seen(updated if updated is not None else self.now())
 
     def add_comment(self, pr: StoredPullRequest, *, text: str, author: str) -> StoredPrComment:
         """Add a comment and return it; like the products, a comment bumps ``updated``."""
-        comment = StoredPrComment(self._next_comment_id, text, author, self._seen(self.now()))
+        comment = StoredPrComment(self._next_comment_id, text, author, self.seen(self.now()))
         self._next_comment_id += 1
         pr.comments.append(comment)
         pr.updated = comment.created
         return comment
+
+    def set_build_status(
+        self,
+        repo: StoredRepo,
+        commit: str,
+        *,
+        key: str,
+        state: str,
+        url: str,
+        name: str,
+        description: str,
+        ref: str | None,
+    ) -> tuple[StoredBuildStatus, bool]:
+        """Store a build status on a (full) commit hash; the same key overwrites.
+
+        Returns:
+            The status and whether the key was new for this commit.
+        """
+        stamp = self.seen(self.now())
+        by_key = repo.statuses.setdefault(commit, {})
+        existing = by_key.get(key)
+        if existing is not None:
+            existing.state, existing.url, existing.name = state, url, name
+            existing.description, existing.ref, existing.updated = description, ref, stamp
+            return existing, False
+        status = StoredBuildStatus(key, state, url, name, description, ref, stamp, stamp)
+        by_key[key] = status
+        return status, True
 
     def snapshot(self, pr: StoredPullRequest, web_url: str) -> PullRequestSnapshot:
         """Return a frozen copy of a pull request."""
@@ -248,4 +373,6 @@ class BitbucketState:
             commits=tuple(c.message for c in pr.commits),
             comments=tuple(c.text for c in pr.comments),
             web_url=web_url,
+            source_commit=pr.head,
+            author_kind=pr.author_kind,
         )
