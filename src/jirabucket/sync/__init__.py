@@ -12,7 +12,7 @@ For scripts::
 
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport
-from jirabucket.sync.service import RetryReport, failed_work, retry_failed, sync, sync_pull_request
+from jirabucket.sync.service import RetryReport, SyncSession, failed_work, retry_failed, sync, sync_pull_request
 
 __all__ = [
     "Failure",
@@ -21,6 +21,7 @@ __all__ = [
     "RetryReport",
     "SyncEngine",
     "SyncReport",
+    "SyncSession",
     "failed_work",
     "retry_failed",
     "sync",

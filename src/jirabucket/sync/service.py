@@ -12,6 +12,8 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from jirabucket.config import Settings
 from jirabucket.credentials import check_fit, verify
@@ -24,7 +26,7 @@ from jirabucket.sync.state import StateStore
 from jirabucket.sync.steps import STEPS, PairApplier
 from jirabucket.tokens import BitbucketToken, JiraToken
 
-__all__ = ["RetryReport", "failed_work", "retry_failed", "sync", "sync_pull_request"]
+__all__ = ["RetryReport", "SyncSession", "failed_work", "retry_failed", "sync", "sync_pull_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,107 @@ class RetryReport:
 
     retried: int
     still_failed: int
+
+
+class SyncSession:
+    """An open sync — lock, queue with journal, clients, state, credentials proved — for many runs.
+
+    :func:`sync` and :func:`sync_pull_request` open one for a single run; a long-lived
+    process (``jirabucket serve``) opens one and calls :meth:`sync` and
+    :meth:`sync_pull_request` as events and timers ask, one at a time.
+
+    Args:
+        settings: What to sync.
+        jira_token: The Jira credential; from the environment when ``None``.
+        bitbucket_token: The Bitbucket credential; from the environment when ``None``.
+        durable: Keep the queue's journal (off for dry runs).
+
+    Raises:
+        ConfigError, StateError, StateLocked, AuthError: On entering, as for :func:`sync`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        jira_token: JiraToken | None = None,
+        bitbucket_token: BitbucketToken | None = None,
+        durable: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._tokens = (jira_token, bitbucket_token)
+        self._durable = durable
+        self._stack = contextlib.ExitStack()
+        self._parts: tuple[Runtime, StateStore] | None = None
+
+    def __enter__(self) -> Self:
+        jira_token, bitbucket_token = self._tokens
+        self._parts = self._stack.enter_context(
+            _session(self.settings, jira_token, bitbucket_token, durable=self._durable)
+        )
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._parts = None
+        self._stack.__exit__(exc_type, exc, tb)
+
+    @property
+    def runtime(self) -> Runtime:
+        """The open queue and clients.
+
+        Raises:
+            RuntimeError: The session is not open.
+        """
+        return self._open()[0]
+
+    def _open(self) -> tuple[Runtime, StateStore]:
+        if self._parts is None:
+            raise RuntimeError("the sync session is not open: use it as a context manager")
+        return self._parts
+
+    def _engine(
+        self, *, report: SyncReport | None, full: bool = False, progress: ProgressCallback | None = None
+    ) -> SyncEngine:
+        rt, store = self._open()
+        return SyncEngine(
+            settings=self.settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
+            dry_run=not self._durable, full=full, on_progress=progress, report=report,
+        )
+
+    def sync(
+        self,
+        *,
+        full: bool = False,
+        repositories: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+        report: SyncReport | None = None,
+    ) -> SyncReport:
+        """Resume the journal's leftovers, then sync the repositories (see :func:`sync`)."""
+        rt, _ = self._open()
+        engine = self._engine(full=full, progress=progress, report=report)
+        known_dead = {d.id for d in rt.queue.dead_letters()}
+        if self._durable:
+            rt.queue.resume()
+        result = engine.run(repositories=repositories)
+        rt.queue.join()
+        # Steps resumed from an earlier run have no future here: their failures show as new dead letters.
+        # (A read that failed for good was already met by whoever waited on it.)
+        listed = {(f.operation, f.target) for f in result.failed}
+        for dead in rt.queue.dead_letters():
+            failure = Failure(dead.operation, describe_target(dead.args), dead.error)
+            resumed = dead.id not in known_dead and dead.operation in STEPS
+            if resumed and (failure.operation, failure.target) not in listed:
+                result.fail(failure)
+        return result
+
+    def sync_pull_request(self, repo: str, pr_id: int, *, report: SyncReport | None = None) -> SyncReport:
+        """Sync one pull request, cursor untouched (see :func:`sync_pull_request`)."""
+        rt, _ = self._open()
+        result = self._engine(report=report).run_pull_request(repo, pr_id)
+        rt.queue.join()
+        return result
 
 
 def sync(
@@ -74,25 +177,9 @@ def sync(
         AuthError: A token was refused.
         JirabucketError: Reading pull requests or issues failed for good.
     """
-    with _session(settings, jira_token, bitbucket_token, durable=not dry_run) as (rt, store):
-        engine = SyncEngine(
-            settings=settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
-            dry_run=dry_run, full=full, on_progress=progress, report=report,
-        )
-        known_dead = {d.id for d in rt.queue.dead_letters()}
-        if not dry_run:
-            rt.queue.resume()
-        report = engine.run(repositories=repositories)
-        rt.queue.join()
-        # Steps resumed from an earlier run have no future here: their failures show as new dead letters.
-        # (A read that failed for good was already met by whoever waited on it.)
-        listed = {(f.operation, f.target) for f in report.failed}
-        for dead in rt.queue.dead_letters():
-            failure = Failure(dead.operation, describe_target(dead.args), dead.error)
-            resumed = dead.id not in known_dead and dead.operation in STEPS
-            if resumed and (failure.operation, failure.target) not in listed:
-                report.fail(failure)
-        return report
+    session = SyncSession(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run)
+    with session:
+        return session.sync(full=full, repositories=repositories, progress=progress, report=report)
 
 
 def sync_pull_request(
@@ -126,14 +213,9 @@ def sync_pull_request(
         NotFound: No such repository or pull request.
         ConfigError, StateError, StateLocked, AuthError: As for :func:`sync`.
     """
-    with _session(settings, jira_token, bitbucket_token, durable=not dry_run) as (rt, store):
-        engine = SyncEngine(
-            settings=settings, jira=rt.jira, bitbucket=rt.bitbucket, queue=rt.queue, store=store,
-            dry_run=dry_run, report=report,
-        )
-        result = engine.run_pull_request(repo, pr_id)
-        rt.queue.join()
-        return result
+    session = SyncSession(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run)
+    with session:
+        return session.sync_pull_request(repo, pr_id, report=report)
 
 
 def retry_failed(
