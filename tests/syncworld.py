@@ -126,6 +126,8 @@ def make_world(
     seed: int = 3,
     comment: bool = True,
     timeout: float = 5.0,
+    access_token: bool = False,
+    newest_first_by: Literal["updated", "created"] = "updated",
 ) -> Iterator[World]:
     """Start both simulators of ``flavor``, seed a scenario, write a config; stop them afterwards."""
     repos = ("acme/api", "acme/web") if flavor == "cloud" else ("ACME/api", "ACME/web")
@@ -134,10 +136,10 @@ def make_world(
     bb: BitbucketCloudSimulator | BitbucketDataCenterSimulator
     if flavor == "cloud":
         jira = JiraCloudSimulator(email="bot@example.com", token=JIRA_SECRET, seed=seed)
-        bb = BitbucketCloudSimulator(token=BB_SECRET, seed=seed)
+        bb = BitbucketCloudSimulator(token=BB_SECRET, seed=seed, access_token=access_token)
     else:
         jira = JiraDataCenterSimulator(token=JIRA_SECRET, seed=seed)
-        bb = BitbucketDataCenterSimulator(token=BB_SECRET, seed=seed)
+        bb = BitbucketDataCenterSimulator(token=BB_SECRET, seed=seed, newest_first_by=newest_first_by)
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "jirabucket.toml"
     config.write_text(CONFIG.format(repos=list(repos), comment=str(comment).lower(), timeout=timeout).replace("'", '"'))

@@ -23,6 +23,7 @@ __all__ = [
     "Flavor",
     "Issue",
     "IssueLookup",
+    "IssueState",
     "PrState",
     "PullRequest",
     "RemoteLink",
@@ -121,6 +122,7 @@ class PullRequest:
         author: The author's display name (or user name when there is none).
         source_commit: The hash of the source branch's head commit (Cloud abbreviates it
             to 12 characters in pull request objects; empty when not known).
+        created: When it was opened (timezone-aware), when the server says.
 
     Raises:
         ValueError: ``state`` is unknown or ``updated`` is naive.
@@ -137,6 +139,7 @@ class PullRequest:
     updated: datetime
     author: str
     source_commit: str = ""
+    created: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.state not in PR_STATES:
@@ -204,12 +207,18 @@ class Transition:
         to_status: The status it leads to, e.g. ``"In Progress"``.
         required_fields: Ids of the fields its screen requires (e.g. ``"resolution"``);
             known only when the transitions were read with their fields.
+        to_category: The category of the status it leads to (``new``,
+            ``indeterminate``, ``done``), or ``""`` when the server did not say.
+        screen_fields: Ids of every field on its screen (required or not); known
+            only when read with their fields.
     """
 
     id: str
     name: str
     to_status: str
     required_fields: tuple[str, ...] = ()
+    to_category: str = ""
+    screen_fields: tuple[str, ...] = ()
 
     @staticmethod
     def pick(options: Sequence[Transition], name_or_status: str) -> Transition | None:
@@ -227,6 +236,21 @@ class Transition:
         wanted = name_or_status.casefold()
         by_name = next((t for t in options if t.name.casefold() == wanted), None)
         return by_name or next((t for t in options if t.to_status.casefold() == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueState:
+    """Where an issue stands in its workflow now, and where it can go from there.
+
+    Args:
+        status: The status name.
+        category: Its category: ``new``, ``indeterminate`` or ``done``.
+        transitions: The transitions available from it, with their screens' fields.
+    """
+
+    status: str
+    category: str
+    transitions: tuple[Transition, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,26 @@ def test_updated_since_stops_early_and_keeps_q_on_every_page(sim: Sim, bb: Bitbu
         assert len(queries) == 3  # 120 matches, 50 per page
         assert all(q["q"] == [f'updated_on > "{since.isoformat()}"'] for q in queries)
     else:
-        assert len(queries) == 2  # the second page reaches the cursor: no third request
+        # Created and updated orders agree on every page here, so no page proves the listing is by
+        # update (Data Center documents only "newer first"): it reads on rather than risk a miss.
+        assert len(queries) == 3
+
+
+def test_datacenter_stops_early_once_a_page_proves_update_order(
+    bitbucket_datacenter: BitbucketDataCenterSimulator, queue: TaskQueue
+) -> None:
+    sim = bitbucket_datacenter
+    sim.add_repository(_repo(sim))
+    bb = BitbucketClient(sim.url, BitbucketToken(sim.token), flavor="datacenter", queue=queue, timeout=10)
+    _seed(sim, 300)
+    for n in range(1, 300, 7):  # older PRs touched again, in their creation order: listed by update they interleave
+        sim.update_pull_request(_repo(sim), n, updated=T0 + timedelta(minutes=300 + n))
+    sim.clear_requests()
+    since = T0 + timedelta(minutes=400)
+    prs = list(bb.pull_requests(_repo(sim), updated_since=since))
+    assert {pr.id for pr in prs} == {n for n in range(1, 300, 7) if 300 + n > 400}
+    assert len(_list_requests(sim)) == 1  # the first page shows update order and reaches the cursor
+    bb.close()
 
 
 def test_states_filter(sim: Sim, bb: BitbucketClient) -> None:
@@ -138,7 +157,9 @@ def test_big_unicode_description_and_model_fields(sim: Sim, bb: BitbucketClient)
         source_branch="feature/ABC-1", destination_branch="main", web_url=snapshot.web_url,
         updated=T0, author="Zoë",
         source_commit=head[:12] if _cloud(sim) else head,  # Cloud abbreviates it in PR objects
+        created=pr.created,
     )
+    assert pr.created is not None and pr.created.tzinfo is not None and pr.created <= datetime.now(UTC)
     assert bb.pull_request(_repo(sim), pr_id) == pr
     assert pr.updated.tzinfo is not None
     commits = bb.pull_request_commits(_repo(sim), pr_id)

@@ -77,6 +77,30 @@ def test_get_issue_status_gives_name_and_category(jira: JiraClient, mock: respon
     assert _query(mock.calls[0]) == {"fields": "status"}
 
 
+def test_issue_state_reads_status_category_and_transitions_in_one_request(
+    jira: JiraClient, mock: responses.RequestsMock
+) -> None:
+    to_review = {"id": "21", "name": "Submit", "to": {"name": "In Review", "statusCategory": {"key": "indeterminate"}}}
+    body = {"key": "ABC-3", "fields": {"status": _status("In Progress", "indeterminate")}, "transitions": [to_review]}
+    mock.get(f"{_api(jira)}/issue/ABC-3", json=body)
+    state = jira.issue_state("ABC-3")
+    assert (state.status, state.category) == ("In Progress", "indeterminate")
+    assert state.transitions == (Transition("21", "Submit", "In Review", to_category="indeterminate"),)
+    assert _query(mock.calls[0]) == {"fields": "status", "expand": "transitions.fields"}
+    assert len(mock.calls) == 1
+
+
+def test_issue_state_asks_for_transitions_when_the_server_drops_the_expansion(
+    jira: JiraClient, mock: responses.RequestsMock
+) -> None:
+    mock.get(f"{_api(jira)}/issue/ABC-4", json={"key": "ABC-4", "fields": {"status": _status("To Do", "new")}})
+    start = {"id": "11", "name": "Start work", "to": {"name": "In Progress"}}
+    mock.get(f"{_api(jira)}/issue/ABC-4/transitions", json={"transitions": [start]})
+    state = jira.issue_state("ABC-4")
+    assert [t.name for t in state.transitions] == ["Start work"]
+    assert len(mock.calls) == 2
+
+
 def test_transitions_are_read_with_their_fields_and_name_the_required_ones(
     jira: JiraClient, mock: responses.RequestsMock
 ) -> None:
@@ -88,7 +112,7 @@ def test_transitions_are_read_with_their_fields_and_name_the_required_ones(
     mock.get(f"{_api(jira)}/issue/ABC-1/transitions", json={"transitions": [start, done]})
     assert jira.transitions("ABC-1") == [
         Transition("11", "Start work", "In Progress"),
-        Transition("31", "Done", "Done", required_fields=("resolution",)),
+        Transition("31", "Done", "Done", required_fields=("resolution",), screen_fields=("resolution", "comment")),
     ]
     assert _query(mock.calls[0]) == {"expand": "transitions.fields"}
 

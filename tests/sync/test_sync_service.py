@@ -160,21 +160,27 @@ def _open_window_on_first_request(sim: Any, **retry_after: Any) -> None:
     sim.rate_limit(1.0, **retry_after)
 
 
-def test_unavailable_transition_is_a_warning(tmp_path: Path) -> None:
+def test_target_several_steps_away_is_walked_and_unreachable_one_is_a_warning(tmp_path: Path) -> None:
     with make_world(tmp_path, flavor="cloud", prs=0) as world:
         world.jira.add_issue("ABC-900", summary="x", status="To Do")
         world.jira.add_issue("ABC-901", summary="y", status="In Review")
+        world.jira.add_issue("OPS-1", summary="z", status="To Do")
         world.bitbucket.add_repository("acme/api")
         world.bitbucket.add_repository("acme/web")
         world.bitbucket.add_pull_request("acme/api", title="ABC-900 done", source_branch="f/ABC-900", state="MERGED")
         world.bitbucket.add_pull_request("acme/api", title="ABC-901 done", source_branch="f/ABC-901", state="MERGED")
         world.bitbucket.add_pull_request("acme/web", title="UTF-8 and ZZZ-1 and ABC-999", source_branch="x")
+        world.bitbucket.add_pull_request("acme/web", title="OPS-1 gone", source_branch="y", state="DECLINED")
+        world.configure('merged = "Done"', 'merged = "Done"\ndeclined = "Archived"')  # no such status
         code, doc = run_sync(world)
         assert code == 0
         assert world.jira.issue("ABC-901").status == "Done"
-        assert world.jira.issue("ABC-900").status == "To Do"
-        assert doc["transitions"] == 1
-        assert any("ABC-900" in w and "Done" in w for w in doc["warnings"])
+        assert world.jira.issue("ABC-900").status == "Done"  # To Do -> In Progress -> Done
+        assert world.jira.issue("ABC-900").transitions_applied == ("Start work", "Resolve")
+        assert "ABC-900: To Do -> In Progress -> Done" in doc["moves"]
+        assert doc["transitions"] == 2
+        assert world.jira.issue("OPS-1").status == "To Do"
+        assert [w for w in doc["warnings"] if "OPS-1" in w and "Archived" in w]
         assert doc["skipped_keys"] == ["ABC-999"]
 
 

@@ -8,6 +8,7 @@ runs each as a task on the queue under ``bitbucket:<host>``. See
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar, cast
@@ -125,8 +126,10 @@ class BitbucketEndpoints(Endpoints):
             page, cursor = self._dc_pr_page(repo, wanted, cursor)
         if since is not None:
             kept = [pr for pr in page if pr.updated > since]
-            # Newest first: one older pull request means the rest are older too.
-            page, cursor = kept, (cursor if len(kept) == len(page) else None)
+            # Newest update first, one older pull request means the rest are older too. Cloud sorts by
+            # -updated_on as asked; Data Center's NEWEST is documented only as "newer first".
+            stop = len(kept) < len(page) and (self._cloud or _proves_update_order(page))
+            page, cursor = kept, (None if stop else cursor)
         return page, cursor
 
     pull_requests = pull_requests_page.pages()
@@ -235,6 +238,21 @@ class BitbucketEndpoints(Endpoints):
                 self._call("POST", path, json={"name": name, "target": {"hash": start}}))
         return bj.branch_from_datacenter(
             self._call("POST", path, json={"name": name, "startPoint": start}))
+
+
+def _proves_update_order(page: Sequence[PullRequest]) -> bool:
+    """Whether a page shows that the server lists by last update (so older ones end the paging).
+
+    A page sorted by update but not by creation proves it. Sorted by creation and not by
+    update, the listing is by creation: an old PR updated since may come pages later, so
+    paging goes on. Sorted both ways the page cannot tell, and paging goes on too: a
+    longer read is the price of never missing an update.
+    """
+    by_update = all(a.updated >= b.updated for a, b in itertools.pairwise(page))
+    created = [pr.created for pr in page]
+    if not by_update or None in created:
+        return False
+    return not all(a >= b for a, b in itertools.pairwise(c for c in created if c is not None))
 
 
 def _with_params(url: str, params: Mapping[str, Any]) -> str:

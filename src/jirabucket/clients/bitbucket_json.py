@@ -85,6 +85,7 @@ def pr_from_cloud(repo: str, data: Mapping[str, Any]) -> PullRequest:
         updated=to_utc(str(data["updated_on"])),
         author=str(author.get("display_name") or author.get("nickname") or ""),
         source_commit=str(_dict(_dict(data.get("source")).get("commit")).get("hash") or ""),
+        created=to_utc(str(data["created_on"])) if data.get("created_on") else None,
     )
 
 
@@ -105,6 +106,7 @@ def pr_from_datacenter(repo: str, data: Mapping[str, Any]) -> PullRequest:
         updated=datetime.fromtimestamp(int(data["updatedDate"]) / 1000, UTC),
         author=str(user.get("displayName") or user.get("name") or ""),
         source_commit=str(_dict(data.get("fromRef")).get("latestCommit") or ""),
+        created=datetime.fromtimestamp(int(data["createdDate"]) / 1000, UTC) if data.get("createdDate") else None,
     )
 
 

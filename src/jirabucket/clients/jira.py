@@ -27,7 +27,7 @@ from jirabucket.clients.operations import (
 from jirabucket.clients.transport import Transport, check_base_url, rest_options
 from jirabucket.errors import ConfigError, NotFound, PermanentError
 from jirabucket.hosts import host_key, infer_jira_flavor
-from jirabucket.models import Comment, Flavor, Issue, IssueLookup, RemoteLink, Transition, User, Version
+from jirabucket.models import Comment, Flavor, Issue, IssueLookup, IssueState, RemoteLink, Transition, User, Version
 from jirabucket.tokens import JiraToken, require_token
 
 __all__ = ["JiraApi", "JiraClient", "JiraEndpoints", "no_transition_error"]
@@ -171,12 +171,26 @@ class JiraEndpoints(Endpoints):
         return True
 
     @operation(Retry.READ)
-    def status_and_transitions(self: JiraApi, key: str) -> tuple[str, list[Transition]]:
-        """Return the issue's status and the transitions available from it, in one request."""
-        params = {"fields": "status", "expand": "transitions"}
+    def issue_state(self: JiraApi, key: str) -> IssueState:
+        """Return the issue's status, its category and the transitions available from it, with their fields.
+
+        One request (``expand=transitions.fields``); a server that drops the expansion
+        (a third-party Jira Data Center mock does) costs a second, ``…/transitions``.
+        """
+        params = {"fields": "status", "expand": "transitions.fields"}
         data = self._call("GET", f"issue/{jj.check_issue_key(key)}", params=params)
-        current = str(data.get("fields", {}).get("status", {}).get("name", ""))
-        return current, [jj.transition_from_json(item) for item in data.get("transitions", [])]
+        status, category = jj.status_from_json(data)
+        if "transitions" in data:
+            options = [jj.transition_from_json(item) for item in data["transitions"]]
+        else:
+            options = self.transitions(key)
+        return IssueState(status, category, tuple(options))
+
+    @operation(Retry.READ)
+    def status_and_transitions(self: JiraApi, key: str) -> tuple[str, list[Transition]]:
+        """Return the issue's status and the transitions available from it (see :meth:`issue_state`)."""
+        state = self.issue_state(key)
+        return state.status, list(state.transitions)
 
     @operation(Retry.UNSAFE_WRITE)
     def apply_transition(

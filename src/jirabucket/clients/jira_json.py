@@ -138,11 +138,15 @@ def link_from_json(data: Mapping[str, Any]) -> RemoteLink:
 def transition_from_json(data: Mapping[str, Any]) -> Transition:
     """Return the :class:`Transition` in a transitions list entry (with ``fields`` when expanded)."""
     fields = _dict(data.get("fields"))
+    to = _dict(data.get("to"))
+    category = str(_dict(to.get("statusCategory")).get("key") or "")
     return Transition(
         id=str(data["id"]),
         name=str(data.get("name") or ""),
-        to_status=str(_dict(data.get("to")).get("name") or ""),
+        to_status=str(to.get("name") or ""),
         required_fields=tuple(str(k) for k, v in fields.items() if _dict(v).get("required") is True),
+        to_category=category if category in _CATEGORIES or not category else "indeterminate",
+        screen_fields=tuple(str(k) for k in fields),
     )
 
 

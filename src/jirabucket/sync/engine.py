@@ -28,7 +28,7 @@ from jirabucket.queue import TaskQueue
 from jirabucket.sync.keys import find_keys
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
-from jirabucket.sync.steps import PairApplier, PairTask, PrRef
+from jirabucket.sync.steps import PairApplier, PairTask, PrRef, transition_rules
 
 __all__ = ["ProgressCallback", "SyncEngine"]
 
@@ -80,7 +80,7 @@ class SyncEngine:
         self._queued = self._done = 0
         self._state_error: StateError | None = None
         self.report = SyncReport() if report is None else report
-        self._applier = PairApplier(jira=jira.api, store=store, report=self.report)
+        self._applier = PairApplier(jira=jira.api, store=store, report=self.report, rules=transition_rules(settings))
         self._applier.register(queue, key=jira.key)
 
     def run(self, *, repositories: Sequence[str] | None = None) -> SyncReport:

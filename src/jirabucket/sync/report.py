@@ -54,6 +54,7 @@ class SyncReport:
     transitions: int = 0
     skipped_keys: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    moves: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     plan: list[PlannedAction] = field(default_factory=list)
     requests: int = 0
@@ -70,6 +71,11 @@ class SyncReport:
         """Record a warning (thread-safe)."""
         with self._lock:
             self.warnings.append(message)
+
+    def moved(self, path: str) -> None:
+        """Record a transition walked, e.g. ``ABC-1: To Do -> In Progress -> In Review`` (thread-safe)."""
+        with self._lock:
+            self.moves.append(path)
 
     def fail(self, failure: Failure) -> None:
         """Record a failure (thread-safe)."""
@@ -91,6 +97,7 @@ class SyncReport:
             "transitions": self.transitions,
             "skipped_keys": sorted(self.skipped_keys),
             "warnings": list(self.warnings),
+            "moves": list(self.moves),
             "failed": [{"operation": f.operation, "target": f.target, "error": f.error} for f in self.failed],
             "requests": self.requests,
             "seconds": round(self.seconds, 3),

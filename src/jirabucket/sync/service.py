@@ -23,7 +23,7 @@ from jirabucket.statedir import DB_NAME, STATE_FAILURES, StateLock, state_error
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
 from jirabucket.sync.report import Failure, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
-from jirabucket.sync.steps import STEPS, PairApplier
+from jirabucket.sync.steps import STEPS, PairApplier, transition_rules
 from jirabucket.tokens import BitbucketToken, JiraToken
 
 __all__ = ["RetryReport", "SyncSession", "failed_work", "retry_failed", "sync", "sync_pull_request"]
@@ -232,7 +232,8 @@ def retry_failed(
         How many were retried and how many are still failed.
     """
     with _session(settings, jira_token, bitbucket_token, durable=True) as (rt, store):
-        PairApplier(jira=rt.jira.api, store=store, report=SyncReport()).register(rt.queue, key=rt.jira.key)
+        applier = PairApplier(jira=rt.jira.api, store=store, report=SyncReport(), rules=transition_rules(settings))
+        applier.register(rt.queue, key=rt.jira.key)
         count = rt.queue.retry_dead_letters()
         rt.queue.join()
         return RetryReport(count, len(rt.queue.dead_letters()))

@@ -16,17 +16,31 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jirabucket.clients import JiraApi, no_transition_error
+from jirabucket.config import Settings
 from jirabucket.errors import PermanentError
-from jirabucket.models import Issue, PrState, PullRequest, Transition, pr_state
+from jirabucket.models import Issue, IssueState, PrState, PullRequest, Transition, pr_state
 from jirabucket.queue import TaskQueue
 from jirabucket.sync.report import SyncReport
 from jirabucket.sync.state import StateStore
+from jirabucket.sync.workflow import next_step, target_category
 
-__all__ = ["COMMENT", "LINK", "STEPS", "TRANSITION", "PairApplier", "PairTask", "PrRef", "jira_says", "mentions_url"]
+__all__ = [
+    "COMMENT",
+    "LINK",
+    "STEPS",
+    "TRANSITION",
+    "PairApplier",
+    "PairTask",
+    "PrRef",
+    "TransitionRules",
+    "jira_says",
+    "mentions_url",
+    "transition_rules",
+]
 
 _RESOLVED_STATES = frozenset({"MERGED", "DECLINED", "SUPERSEDED"})
 _TITLE_LIMIT = 250
@@ -104,6 +118,37 @@ STEPS = frozenset({LINK, COMMENT, TRANSITION})
 
 
 @dataclass(frozen=True, slots=True)
+class TransitionRules:
+    """How the transition step moves issues (from ``[sync]``).
+
+    Args:
+        fields: Per PR state (``open``, ``merged``, ``declined``), the fields to send
+            with the transition into the target (what its screen requires).
+        reopen: Whether an open or declined PR may move an issue out of the done category.
+        max_transition_steps: The most transitions walked to reach a target.
+    """
+
+    fields: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    reopen: bool = False
+    max_transition_steps: int = 4
+
+    def fields_for(self, pr_state: str, step: Transition) -> dict[str, Any]:
+        """The configured fields for this PR state that the transition's screen has (all, if unknown)."""
+        wanted = dict(self.fields.get(pr_state.lower(), {}))
+        if not step.screen_fields:
+            return wanted
+        return {name: value for name, value in wanted.items() if name in step.screen_fields}
+
+
+def transition_rules(settings: Settings) -> TransitionRules:
+    """The transition rules the settings' ``[sync]`` table asks for."""
+    sync = settings.sync
+    return TransitionRules(
+        fields=sync.transition_fields, reopen=sync.reopen, max_transition_steps=sync.max_transition_steps
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PairTask:
     """The arguments of the steps that apply one (issue, PR) pair."""
 
@@ -150,10 +195,15 @@ class PairApplier:
         jira: The synchronous Jira API (we are already inside a queue task).
         store: The sync state.
         report: Where counts and warnings go.
+        rules: How transitions are made (fields, reopening, steps).
     """
 
-    def __init__(self, *, jira: JiraApi, store: StateStore, report: SyncReport) -> None:
+    def __init__(
+        self, *, jira: JiraApi, store: StateStore, report: SyncReport, rules: TransitionRules | None = None
+    ) -> None:
         self._jira, self._store, self._report = jira, store, report
+        self._rules = TransitionRules() if rules is None else rules
+        self._categories: dict[str, str] = {}
         # Comment texts read this run, per issue. Steps of one issue run one at a time (the
         # queue's subkey), and we add what we post, so an issue with several PRs is read once.
         self._seen: dict[str, list[str]] = {}
@@ -212,41 +262,83 @@ class PairApplier:
         url, state, target = task.pr.url, task.pr.state, str(task.transition)
         if self._store.transition_done(task.issue, url, state):
             return
-        current, options = self._jira.status_and_transitions(task.issue)
+        now = self._jira.issue_state(task.issue)
+        self._learn(now)
         # A transition sent before whose answer was lost: if the issue is where it led, it happened.
         arrived = {target.casefold(), (self._store.pending_transition(task.issue, url, state) or "").casefold()}
-        if current.casefold() in arrived:
+        if now.status.casefold() in arrived:
             self._store.record_transition(task.issue, url, state)
             return
-        match = Transition.pick(options, target)
-        if match is None:
-            error = no_transition_error(task.issue, current, target, options)
-            self._report.warn(f"{task.issue}: cannot move to {target!r} ({error})")
-            return
-        self._store.set_pending_transition(task.issue, url, state, match.to_status)
-        try:
-            self._jira.apply_transition(task.issue, match.id)
-        except PermanentError as exc:  # 400/409: a required field, a validator, or another writer moved it first
-            self._refused(task, match, exc)
-            return
-        self._store.record_transition(task.issue, url, state)
-        self._report.add(transitions=1)
+        if now.category == "done" and state != "MERGED" and not self._rules.reopen:
+            return  # finished work is not moved back by an open or declined PR ([sync] reopen)
+        path = self._walk(task, now)
+        if path:
+            self._store.record_transition(task.issue, url, state)
+            self._report.add(transitions=1)
+            self._report.moved(f"{task.issue}: {' -> '.join(path)}")
 
-    def _refused(self, task: PairTask, match: Transition, exc: PermanentError) -> None:
-        """Jira refused the transition: look again, and report, never fail the run.
+    def _walk(self, task: PairTask, start: IssueState) -> list[str] | None:
+        """Take transitions until the issue is in the target status; return the statuses passed, or warn.
+
+        Re-reads the issue after each step: another writer may move it too, and a
+        retried task starts again from wherever the issue is.
+        """
+        target, url, state = str(task.transition), task.pr.url, task.pr.state
+        goal = target_category(target, known=self._categories_seen(), pr_state=state)
+        now, path, visited = start, [start.status], {start.status.casefold()}
+        for _ in range(self._rules.max_transition_steps):
+            step = next_step(now.transitions, target, current_category=now.category, goal_category=goal,
+                             visited=visited)
+            if step is None:
+                break
+            final = step is Transition.pick(now.transitions, target)
+            fields = self._rules.fields_for(state, step) if final else {}
+            # Recorded before sending: if the answer is lost, a retry recognises the arrival.
+            self._store.set_pending_transition(task.issue, url, state, step.to_status if final else target)
+            try:
+                self._jira.apply_transition(task.issue, step.id, fields=fields or None)
+            except PermanentError as exc:  # 400/409: a required field, a validator, or another writer
+                return self._refused(task, step, exc)
+            path.append(step.to_status)
+            if final:
+                return path
+            visited.add(step.to_status.casefold())
+            now = self._jira.issue_state(task.issue)
+            self._learn(now)
+            if now.status.casefold() == target.casefold():
+                return path
+        error = no_transition_error(task.issue, now.status, target, now.transitions)
+        self._report.warn(f"{task.issue}: cannot move to {target!r} ({error})")
+        return None
+
+    def _refused(self, task: PairTask, step: Transition, exc: PermanentError) -> list[str] | None:
+        """Jira refused a transition: look again, and report, never fail the run.
 
         Another writer (a second sync, a person) may have moved the issue first; then
         it is where we wanted it, which is success. Otherwise Jira's own words say why
         (``Resolution is required.``), and the next PR update tries again.
         """
-        current, _ = self._jira.status_and_transitions(task.issue)
-        if current.casefold() in {str(task.transition).casefold(), match.to_status.casefold()}:
+        now = self._jira.issue_state(task.issue)
+        if now.status.casefold() in {str(task.transition).casefold(), step.to_status.casefold()}:
             self._store.record_transition(task.issue, task.pr.url, task.pr.state)
-            return
+            return None
         self._report.warn(
-            f"{task.issue}: Jira refused to move it from {current!r} to {task.transition!r} "
-            f"({match.name}): {jira_says(exc)}"
+            f"{task.issue}: Jira refused to move it from {now.status!r} to {task.transition!r} "
+            f"({step.name}): {jira_says(exc)}"
         )
+        return None
+
+    def _learn(self, state: IssueState) -> None:
+        """Remember the categories of statuses seen, to judge which way an unseen target lies."""
+        with self._seen_lock:
+            self._categories[state.status.casefold()] = state.category
+            for t in state.transitions:
+                if t.to_category:
+                    self._categories[t.to_status.casefold()] = t.to_category
+
+    def _categories_seen(self) -> dict[str, str]:
+        with self._seen_lock:
+            return dict(self._categories)
 
     def plan(self, task: PairTask, issue: Issue) -> Iterator[tuple[str, str]]:
         """Say what the handlers would write for a task, without writing or asking Jira.
