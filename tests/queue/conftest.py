@@ -1,13 +1,12 @@
-"""Shared helpers of the queue tests."""
+"""Shared fixtures of the queue tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from queue_helpers import FakeClock
 
-from jirabucket.queue import TaskQueue, set_testing
+from jirabucket.queue import ManualClock, TaskQueue, set_testing
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +17,9 @@ def _testing_off() -> Iterator[None]:
 
 
 @pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    """A clock the test moves by hand; queues built on it wake when it moves."""
+    return ManualClock()
 
 
 @pytest.fixture

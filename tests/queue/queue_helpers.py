@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
+_POLL = 0.002  # how often wait_until looks (it returns as soon as the condition holds)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -29,4 +14,4 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
-        time.sleep(0.002)
+        time.sleep(_POLL)

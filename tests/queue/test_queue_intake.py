@@ -9,6 +9,7 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 import pytest
+from queue_helpers import wait_until
 
 from jirabucket.queue import KeyLimit, QueueClosed, QueueFull, TaskQueue, UnknownOperation
 
@@ -21,9 +22,11 @@ class Gate:
     def __init__(self) -> None:
         self.open = threading.Event()
         self.calls = 0
+        self._lock = threading.Lock()
 
     def __call__(self, args: Mapping[str, Any]) -> Any:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         assert self.open.wait(20)
         return args.get("n")
 
@@ -150,9 +153,7 @@ def test_stats_count_waiting_and_in_flight(queues: list[TaskQueue]) -> None:
     q.register("op", gate, key=KEY)
     for _ in range(6):
         q.submit("op", {}, key=KEY, idempotent=True)
-    deadline = time.monotonic() + 10
-    while q.stats().in_flight < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: gate.calls == 4)
     stats = q.stats()
     assert (stats.submitted, stats.in_flight, stats.waiting) == (6, 4, 2)
     assert stats.per_key[KEY].in_flight == 4 and stats.per_key[KEY].waiting == 2

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from queue_helpers import wait_until
 
-from jirabucket.errors import AuthError, NotFound
-from jirabucket.queue import Journal, TaskQueue
+from jirabucket.errors import AuthError, NotFound, PermanentError
+from jirabucket.queue import Journal, QueueFull, TaskQueue
 
 KEY = "jira:acme.atlassian.net"
 
@@ -33,9 +34,7 @@ def test_pending_tasks_survive_and_resume(tmp_path: Path) -> None:
     report = q.close(timeout=0.1)
     assert report.remaining == 3 and journal.pending_count() == 3
     gate.set()  # the running task ends and is removed in the next group commit
-    deadline = time.monotonic() + 10
-    while q.stats().succeeded < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: q.stats().succeeded == 1)
     journal.close()
 
     journal2 = Journal(path)
@@ -168,7 +167,7 @@ def test_journal_never_contains_the_token(tmp_path: Path) -> None:
     for issue in ("ABC-1", "ABC-404"):
         q.submit("jira.get_issue", {"issue": issue}, key=KEY, idempotent=True)
     q.submit("jira.slow", {"issue": "ABC-7"}, key=KEY, idempotent=True)
-    assert q.join(timeout=0.5) is False  # the slow one stays pending
+    wait_until(lambda: q.stats().succeeded + q.stats().failed == 2)  # the slow one stays pending
     journal.flush()
     on_disk = journal_bytes(path)
     assert b"jira.slow" in on_disk and b"ABC-404" in on_disk  # the grep can see rows
@@ -177,3 +176,61 @@ def test_journal_never_contains_the_token(tmp_path: Path) -> None:
     q.close(timeout=10)
     journal.close()
     assert token.encode() not in journal_bytes(path)
+
+
+def _reject(_args: object) -> None:
+    raise PermanentError("nope", status=400)
+
+
+def test_dead_letters_that_do_not_fit_the_queue_stay_pending_for_resume(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    with TaskQueue(workers=1, journal=journal) as q:
+        q.register("op", _reject, key="k")
+        for f in [q.submit("op", {"n": i}, key="k", idempotent=True) for i in range(3)]:
+            f.exception()
+    journal.close()
+    journal = Journal(path)
+    gate = threading.Event()
+    q = TaskQueue(workers=1, journal=journal, max_pending=1, when_full="raise")
+    q.register("op", lambda _a: gate.wait(), key="k")
+    with pytest.raises(QueueFull):
+        q.retry_dead_letters()
+    gate.set()
+    q.join()
+    q.close()
+    assert journal.dead_letters() == []
+    assert journal.pending_count() == 2  # the two that did not fit wait for the next resume()
+    journal.close()
+
+
+def test_a_commit_refused_by_a_locked_database_keeps_its_changes(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, commit_interval=3600.0, busy_timeout=0.01)  # we commit by hand
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock past our busy timeout
+    journal.record_submit((journal.next_id(), "op", "k", "{}", None, True, None))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        journal.flush()
+    other.execute("COMMIT")
+    other.close()
+    assert journal.pending_count() == 1  # the buffered row was kept and committed now
+    journal.close()
+
+
+def test_duplicate_stored_rows_run_once_and_are_retired(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    for _ in range(2):
+        journal.record_submit((journal.next_id(), "op", "k", "{}", "same-key", True, None))
+    journal.close()
+    calls: list[int] = []
+    for _ in range(2):
+        journal = Journal(path)
+        with TaskQueue(workers=1, journal=journal) as q:
+            q.register("op", lambda _a: calls.append(1), key="k")
+            q.resume()
+            q.join()
+        assert journal.pending_count() == 0
+        journal.close()
+    assert calls == [1]

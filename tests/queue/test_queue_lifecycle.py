@@ -58,7 +58,7 @@ def test_hanging_tasks_do_not_hang_the_exit() -> None:
         """
         import time
         from jirabucket.queue import TaskQueue
-        q = TaskQueue(workers=2, exit_timeout=1.0)
+        q = TaskQueue(workers=2, exit_timeout=0.2)
         q.register("hang", lambda args: time.sleep(1000), key="k")
         for _ in range(5):
             q.submit("hang", {}, key="k", idempotent=True)
@@ -125,21 +125,31 @@ def test_ctrl_c_during_drain_stops_and_keeps_work_in_journal(tmp_path: Path) -> 
     db = tmp_path / "queue.sqlite3"
     proc = start_script(
         """
-        import sys, time
-        from jirabucket.queue import Journal, TaskQueue
+        import sys, threading, time
+        from jirabucket.queue import Journal, QueueClosed, TaskQueue
         journal = Journal(sys.argv[1])
         q = TaskQueue(workers=2, journal=journal)
         q.register("hang", lambda args: time.sleep(1000), key="k")
         for n in range(10):
-            q.submit("hang", {"n": n}, key="k", idempotent=True)
+            q.submit("hang", {"n": n}, key="k", idempotent=True, idempotency_key=f"n{n}")
         journal.flush()
-        print("ready", flush=True)
+
+        def report_close():
+            # A submit of a pending twin adds nothing; once close() has begun it is refused.
+            while True:
+                try:
+                    q.submit("hang", {"n": 0}, key="k", idempotent=True, idempotency_key="n0")
+                except QueueClosed:
+                    print("draining", flush=True)
+                    return
+                time.sleep(0.001)
+
+        threading.Thread(target=report_close, daemon=True).start()
         q.close(timeout=600)
         """,
         str(db),
     )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    time.sleep(0.2)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "draining"
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)

@@ -62,6 +62,36 @@ def test_500_not_retried_when_disabled() -> None:
     assert policy.classify(TransientError("x", status=500), idempotent=True) == "fail"
 
 
+def test_decide_retries_with_the_backoff_within_attempts_and_deadline() -> None:
+    policy = RetryPolicy(max_attempts=3, deadline=10.0, base_delay=1.0, max_delay=1.0)
+    busy = TransientError("503", status=503)
+    decision = policy.decide(busy, idempotent=True, attempts=1, elapsed=0.0, rng=random.Random(0))
+    assert decision.outcome == "retry" and 0.0 <= decision.wait <= 1.0 and not decision.hold_key
+    last = policy.decide(busy, idempotent=True, attempts=3, elapsed=0.0, rng=random.Random(0))
+    assert last.outcome == "fail"  # the third attempt was the last one
+    late = policy.decide(busy, idempotent=True, attempts=1, elapsed=9.5, rng=random.Random(0))
+    assert late.wait > 0.5 and late.outcome == "fail"  # the retry would start past the deadline
+
+
+def test_decide_uses_and_caps_the_servers_wait_and_holds_the_key() -> None:
+    policy = RetryPolicy(max_retry_after=60.0, deadline=1000.0)
+    rng = random.Random(0)
+    limited = policy.decide(RateLimited("429", status=429, retry_after=30.0), idempotent=False,
+                            attempts=1, elapsed=0.0, rng=rng)
+    assert (limited.outcome, limited.wait, limited.hold_key) == ("retry", 30.0, True)
+    long = policy.decide(TransientError("503", status=503, retry_after=500.0), idempotent=True,
+                         attempts=1, elapsed=0.0, rng=rng)
+    assert (long.outcome, long.wait, long.hold_key) == ("retry", 60.0, True)
+    bare = policy.decide(RateLimited("429", status=429), idempotent=True, attempts=1, elapsed=0.0, rng=rng)
+    assert bare.hold_key and bare.wait <= policy.base_delay  # no header: the backoff, for the whole key
+
+
+def test_decide_never_holds_a_key_for_a_4xx_that_will_not_succeed() -> None:
+    gone = NotFound("gone", status=404, retry_after=30.0)  # e.g. X-RateLimit-Reset on a 404
+    decision = RetryPolicy().decide(gone, idempotent=True, attempts=1, elapsed=0.0, rng=random.Random(0))
+    assert (decision.outcome, decision.hold_key) == ("fail", False)
+
+
 def test_delay_is_full_jitter_capped() -> None:
     policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
     rng = random.Random(1)

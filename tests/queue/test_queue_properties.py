@@ -1,17 +1,23 @@
-"""Property tests of the scheduler: nothing lost, nothing run twice, due order kept."""
+"""Property tests: nothing lost, nothing run twice, limits and sub-key order kept, due order kept.
+
+The pure scheduler is driven by generated programs of events; the threaded queue by
+generated task mixes."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from queue_helpers import FakeClock, wait_until
+from queue_helpers import wait_until
 
 from jirabucket.errors import NotFound, RateLimited, TransientError
-from jirabucket.queue import KeyLimit, RetryPolicy, TaskQueue, set_testing
+from jirabucket.queue import KeyLimit, ManualClock, RetryPolicy, TaskQueue, set_testing
+from jirabucket.queue.scheduler import Scheduler
 
 TASK = st.tuples(
     st.sampled_from(["jira:a", "jira:b", "bitbucket:c"]),  # key
@@ -72,7 +78,7 @@ def test_no_task_lost_or_run_twice(tasks: list[tuple[str, str | None, int, bool]
 @settings(max_examples=15, deadline=None)
 @given(waits=st.lists(st.integers(1, 500), min_size=2, max_size=12, unique=True))
 def test_retries_run_in_order_of_due_time(waits: list[int]) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     q = TaskQueue(workers=1, clock=clock, policy=RetryPolicy(base_delay=0.0, deadline=1e4))
     seen: list[int] = []
     lock = threading.Lock()
@@ -94,3 +100,82 @@ def test_retries_run_in_order_of_due_time(waits: list[int]) -> None:
         assert seen[len(waits):] == sorted(waits)
     finally:
         q.close(timeout=1)
+
+
+@dataclass(eq=False)
+class Job:
+    n: int
+    key: str
+    subkey: str | None
+
+
+EVENT = st.one_of(
+    st.tuples(st.just("add"), st.sampled_from(["a", "b"]), st.sampled_from([None, "x", "y"])),
+    st.tuples(st.just("finish"), st.integers(0, 50)),
+    st.tuples(st.just("retry"), st.integers(0, 50), st.floats(0.0, 5.0)),
+    st.tuples(st.just("hold"), st.sampled_from(["a", "b"]), st.floats(0.0, 10.0), st.floats(0.0, 3.0)),
+    st.tuples(st.just("tick"), st.floats(0.0, 4.0)),
+)
+LIMITS = {"a": KeyLimit(concurrency=2), "b": KeyLimit(concurrency=3, rate=2.0, burst=2)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.lists(EVENT, max_size=80), seed=st.integers(0, 3))
+def test_scheduler_keeps_its_promises_under_any_sequence_of_events(
+    events: list[tuple[Any, ...]], seed: int
+) -> None:
+    s: Scheduler[Job] = Scheduler(limits=LIMITS, rng=random.Random(seed))
+    now = 0.0
+    added: list[Job] = []
+    running: list[Job] = []
+    finished: list[int] = []
+    first_starts: list[Job] = []
+
+    def take_due() -> None:
+        for job in s.due(now):
+            assert job not in running
+            if job.n not in {j.n for j in first_starts}:
+                first_starts.append(job)
+            running.append(job)
+        for key, limit in LIMITS.items():
+            assert sum(j.key == key for j in running) <= limit.concurrency
+        held = [(j.key, j.subkey) for j in running if j.subkey is not None]
+        assert len(held) == len(set(held))  # one task per sub-key at a time
+        assert s.in_flight == len(running) and s.pending == len(added) - len(finished)
+
+    for event in events:
+        kind = event[0]
+        if kind == "add":
+            job = Job(len(added), event[1], event[2])
+            added.append(job)
+            s.add(job, now=now)
+        elif kind == "finish" and running:
+            job = running.pop(event[1] % len(running))
+            s.done(job, now=now)
+            finished.append(job.n)
+        elif kind == "retry" and running:
+            job = running.pop(event[1] % len(running))
+            s.retry(job, at=now + event[2], now=now)
+        elif kind == "hold":
+            s.hold(event[1], until=now + event[2], stagger=event[3], now=now)
+        elif kind == "tick":
+            now += event[1]
+        take_due()
+
+    for _ in range(10 * len(added) + 10):  # then let everything finish
+        if s.pending == 0:
+            break
+        for job in list(running):
+            running.remove(job)
+            s.done(job, now=now)
+            finished.append(job.n)
+        wake = s.next_wake()
+        if wake is not None and wake > now:
+            now = wake
+        take_due()
+    assert sorted(finished) == list(range(len(added)))  # nothing lost, nothing finished twice
+    assert s.next_wake() is None or s.pending == 0
+    for key in LIMITS:
+        for subkey in ("x", "y"):
+            order = [j.n for j in first_starts if (j.key, j.subkey) == (key, subkey)]
+            assert order == sorted(order)  # a sub-key's tasks start in submission order

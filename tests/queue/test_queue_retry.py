@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from queue_helpers import FakeClock
 
 from jirabucket.errors import NotFound, OutcomeUnknown, PermanentError, TransientError
-from jirabucket.queue import AttemptEvent, RetryPolicy, TaskQueue, set_testing
+from jirabucket.queue import AttemptEvent, ManualClock, RetryPolicy, TaskQueue, set_testing
 
 KEY = "jira:acme.atlassian.net"
 
@@ -125,16 +123,16 @@ def test_max_attempts_exhausted_sets_last_error(queues: list[TaskQueue]) -> None
     assert q.dead_letters()[0].attempts == 3
 
 
-def test_deadline_is_honoured(queues: list[TaskQueue], fake_clock: FakeClock) -> None:
+def test_deadline_is_honoured(queues: list[TaskQueue], clock: ManualClock) -> None:
     # Each attempt "takes" 3 s of fake time; no attempt may be scheduled past 10 s.
     set_testing(True)
     policy = RetryPolicy(deadline=10.0, base_delay=0.0, max_delay=0.0, max_attempts=100)
-    q = make(queues, policy=policy, clock=fake_clock)
+    q = make(queues, policy=policy, clock=clock)
     starts: list[float] = []
 
     def slow_failure(args: Mapping[str, Any]) -> None:
-        starts.append(fake_clock())
-        fake_clock.advance(3.0)
+        starts.append(clock())
+        clock.advance(3.0)
         raise TransientError(f"503 at {starts[-1]:.0f}", status=503)
 
     q.register("get", slow_failure, key=KEY)
@@ -155,34 +153,37 @@ def test_per_task_policy_overrides_the_queue_policy(queues: list[TaskQueue]) -> 
     assert handler.calls == 2
 
 
-def test_workers_do_not_sleep_while_a_retry_waits(queues: list[TaskQueue]) -> None:
-    # One worker; a task waits ~1.7 s for its retry (seed 0); meanwhile 20 other
-    # tasks must all run: the retry wait does not hold the worker.
+def test_workers_do_not_sleep_while_a_retry_waits(queues: list[TaskQueue], clock: ManualClock) -> None:
+    # One worker; a task waits for its retry (up to 2 s of the queue's clock); meanwhile 20
+    # other tasks must all run: the retry wait does not hold the worker.
     policy = RetryPolicy(base_delay=2.0, max_delay=2.0)
-    q = make(queues, workers=1, policy=policy, seed=0)
+    q = make(queues, workers=1, policy=policy, seed=0, clock=clock)
     order: list[str] = []
     handler = Flaky(TransientError("503", status=503))
     q.register("slow", lambda a: order.append("retry") if handler(a) else None, key="a")
     q.register("fast", lambda a: order.append("fast"), key="b")
-    started = time.monotonic()
     slow = q.submit("slow", {}, key="a", idempotent=True)
     fast = [q.submit("fast", {}, key="b", idempotent=True) for _ in range(20)]
     for f in fast:
         f.result(timeout=10)
-    fast_done = time.monotonic() - started
+    assert order == ["fast"] * 20 and not slow.done()
+    clock.advance(2.0)
     slow.result(timeout=10)
     assert order == ["fast"] * 20 + ["retry"]
-    assert fast_done < time.monotonic() - started
 
 
-def test_test_mode_makes_long_waits_instant(queues: list[TaskQueue]) -> None:
+def test_test_mode_reports_waits_without_waiting(queues: list[TaskQueue], clock: ManualClock) -> None:
     set_testing(True)
-    q = make(queues, policy=RetryPolicy(base_delay=60.0, max_delay=60.0))
+    events: list[AttemptEvent] = []
+    q = make(queues, policy=RetryPolicy(base_delay=60.0, max_delay=60.0), clock=clock,
+             hooks=[events.append])
     handler = Flaky(*[TransientError("503", status=503) for _ in range(4)])
     q.register("get", handler, key=KEY)
-    started = time.monotonic()
     assert q.submit("get", {}, key=KEY, idempotent=True).result(timeout=10) == "ok"
-    assert time.monotonic() - started < 5.0  # four 0-60 s waits were not waited
+    assert clock() == 0.0  # the clock never moved, yet all four retries ran
+    delays = [e.delay for e in events if e.outcome == "retry"]
+    assert len(delays) == 4 and all(d is not None and 0.0 <= d <= 60.0 for d in delays)
+    assert any(d is not None and d > 1.0 for d in delays)  # computed and reported as they are
 
 
 def test_hook_errors_do_not_break_the_queue(queues: list[TaskQueue]) -> None:

@@ -15,12 +15,13 @@ Example::
                           key="jira:acme.atlassian.net", idempotent=False)
 """
 
-from jirabucket.queue.core import TaskQueue
+from jirabucket.queue.clock import ManualClock
 from jirabucket.queue.events import AttemptEvent, AttemptHook, CloseReport, KeyStats, QueueStats
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
 from jirabucket.queue.journal import DeadLetter, Journal, StoredTask
 from jirabucket.queue.limits import KeyLimit
 from jirabucket.queue.policy import RetryPolicy, retry_after_from_headers
+from jirabucket.queue.taskqueue import TaskQueue
 from jirabucket.queue.testing import set_testing
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Journal",
     "KeyLimit",
     "KeyStats",
+    "ManualClock",
     "QueueClosed",
     "QueueFull",
     "QueueStats",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["AttemptEvent", "AttemptHook", "CloseReport", "KeyStats", "QueueStats"]
+__all__ = ["AttemptEvent", "AttemptHook", "CloseReport", "Counters", "KeyStats", "QueueStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,35 @@ class KeyStats:
     failed: int
     in_flight: int
     waiting: int
+
+
+@dataclass(slots=True)
+class Counters:
+    """Running totals of a queue or of one of its keys (changed under the queue's lock).
+
+    Args:
+        submitted: Tasks accepted so far.
+        succeeded: Tasks that ended with a result.
+        retried: Attempts that were followed by another attempt.
+        failed: Tasks that ended with an error.
+    """
+
+    submitted: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def snapshot(self, *, in_flight: int, waiting: int) -> KeyStats:
+        """Return the totals with the current load, as a frozen value.
+
+        Args:
+            in_flight: Tasks running now.
+            waiting: Tasks accepted, not finished, not running.
+
+        Returns:
+            The counters of one key.
+        """
+        return KeyStats(self.submitted, self.succeeded, self.retried, self.failed, in_flight, waiting)
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,9 +101,13 @@ class Journal:
     Args:
         path: The database file (e.g. in the state directory).
         commit_interval: Seconds between group commits.
+        busy_timeout: Seconds a commit waits for another connection's write lock
+            before it fails (and is tried again at the next interval).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, commit_interval: float = 0.05) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, commit_interval: float = 0.05, busy_timeout: float = 5.0
+    ) -> None:
         self.path = os.fspath(path)
         self._interval = commit_interval
         self._db_lock = threading.Lock()
@@ -112,7 +116,7 @@ class Journal:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
         self._conn.executescript(_SCHEMA)
         row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM tasks").fetchone()
         # Tasks with ids up to here were left by an earlier process: resume() may take them.

@@ -1,10 +1,14 @@
-"""Per-key limits: concurrency and an optional token-bucket request rate."""
+"""Per-key limits: concurrency and an optional token-bucket request rate.
+
+:class:`KeyLimit` is the data a caller gives; :class:`TokenBucket` is the limiter
+the scheduler keeps per key. Both are pure: time is a number passed in.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KeyLimit"]
+__all__ = ["KeyLimit", "TokenBucket"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +40,14 @@ class KeyLimit:
             raise ValueError("KeyLimit.burst must be at least 1")
 
 
-class _TokenBucket:
-    """A token bucket shared by all workers; callers hold the queue's lock."""
+class TokenBucket:
+    """A token bucket: ``burst`` tokens, refilled at ``rate`` per second of ``now``.
+
+    Args:
+        rate: Tokens added per second.
+        burst: Most tokens held (requests allowed back to back).
+        now: The clock time it starts full at.
+    """
 
     __slots__ = ("_burst", "_last", "_rate", "_tokens")
 
@@ -53,7 +63,14 @@ class _TokenBucket:
             self._last = now
 
     def take(self, now: float) -> bool:
-        """Take one token if there is one; return whether it was taken."""
+        """Take one token if there is one.
+
+        Args:
+            now: The current clock time.
+
+        Returns:
+            Whether a token was taken.
+        """
         self._refill(now)
         if self._tokens >= 1.0:
             self._tokens -= 1.0
@@ -61,6 +78,13 @@ class _TokenBucket:
         return False
 
     def ready_at(self, now: float) -> float:
-        """Return the clock time at which the next token will be available."""
+        """Return when the next token will be there.
+
+        Args:
+            now: The current clock time.
+
+        Returns:
+            The clock time of the next token (``now`` if one is there).
+        """
         self._refill(now)
         return now + max(0.0, 1.0 - self._tokens) / self._rate

@@ -17,12 +17,27 @@ from typing import Literal
 
 from jirabucket.errors import OutcomeUnknown, RateLimited, TransientError
 
-__all__ = ["Outcome", "RetryPolicy", "retry_after_from_headers"]
+__all__ = ["Decision", "Outcome", "RetryPolicy", "retry_after_from_headers"]
 
 Outcome = Literal["retry", "fail", "unknown"]
 
 # Epoch values below this are not timestamps but small "seconds" counts.
 _EPOCH_FLOOR = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do after a failed attempt (see :meth:`RetryPolicy.decide`).
+
+    Args:
+        outcome: ``"retry"``, ``"fail"`` or ``"unknown"``.
+        wait: Seconds until the next attempt (a server's wait, else the backoff).
+        hold_key: The server asked for a wait: hold every task of the key, not only this one.
+    """
+
+    outcome: Outcome
+    wait: float
+    hold_key: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +114,37 @@ class RetryPolicy:
             status == 500 and idempotent and self.retry_500_if_idempotent
         )
         return "retry" if retry else "fail"
+
+    def decide(
+        self, exc: BaseException, *, idempotent: bool, attempts: int, elapsed: float,
+        rng: random.Random,
+    ) -> Decision:
+        """Decide the fate of a task whose attempt raised ``exc``.
+
+        A wait the server asked for (``Retry-After`` and friends, on a 429 or a
+        transient error) replaces the backoff, capped at ``max_retry_after``,
+        and holds the whole key. A 4xx that will never succeed holds nothing,
+        even when it carries such a header. A retry that would go past
+        ``max_attempts`` or the ``deadline`` becomes a failure.
+
+        Args:
+            exc: The exception the handler raised.
+            idempotent: Whether the task is safe to repeat.
+            attempts: Attempts made so far, the failed one included.
+            elapsed: Seconds since the task's first attempt started.
+            rng: The random source of the jitter.
+
+        Returns:
+            The outcome, the wait and whether the key is held.
+        """
+        outcome = self.classify(exc, idempotent=idempotent)
+        server_wait = exc.retry_after if isinstance(exc, RateLimited | TransientError) else None
+        hold_key = server_wait is not None or isinstance(exc, RateLimited)
+        backoff = self.delay(attempts - 1, rng=rng)
+        wait = backoff if server_wait is None else min(server_wait, self.max_retry_after)
+        if outcome == "retry" and (attempts >= self.max_attempts or elapsed + wait > self.deadline):
+            outcome = "fail"  # exhausted: the last error ends the task
+        return Decision(outcome, wait, hold_key)
 
 
 def retry_after_from_headers(

@@ -14,15 +14,18 @@ import logging
 import os
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["track", "untrack"]
 
 _log = logging.getLogger("jirabucket.queue")
 
 
-class _Managed(Protocol):
-    def _drain_at_exit(self, started: float) -> None: ...
-
-    def _after_fork_in_child(self) -> None: ...
+@dataclass(frozen=True, slots=True)
+class _Managed:
+    drain: Callable[[float], None]  # called with the clock time the exit drain started
+    restart: Callable[[], None]  # called in a forked child
 
 
 _live: dict[int, _Managed] = {}
@@ -30,11 +33,17 @@ _registered = False
 _guard = threading.Lock()
 
 
-def track(managed: _Managed) -> None:
-    """Drain ``managed`` at exit (unless untracked first) and restart it after fork."""
+def track(owner: object, *, drain: Callable[[float], None], restart: Callable[[], None]) -> None:
+    """Call ``drain`` at interpreter exit (unless untracked first) and ``restart`` after fork.
+
+    Args:
+        owner: The object tracked (its identity is the handle for :func:`untrack`).
+        drain: Called at exit with the ``time.monotonic()`` the exit drain started.
+        restart: Called in a forked child.
+    """
     global _registered  # noqa: PLW0603 - one registration per process
     with _guard:
-        _live[id(managed)] = managed
+        _live[id(owner)] = _Managed(drain, restart)
         if _registered:
             return
         _registered = True
@@ -50,10 +59,14 @@ def track(managed: _Managed) -> None:
         os.register_at_fork(after_in_child=_restart_all)
 
 
-def untrack(managed: _Managed) -> None:
-    """Forget ``managed`` (it was closed)."""
+def untrack(owner: object) -> None:
+    """Forget ``owner`` (it was closed).
+
+    Args:
+        owner: The object given to :func:`track`.
+    """
     with _guard:
-        _live.pop(id(managed), None)
+        _live.pop(id(owner), None)
 
 
 def _drain_all() -> None:
@@ -61,11 +74,11 @@ def _drain_all() -> None:
     # the longest exit_timeout, not for their sum.
     started = time.monotonic()
     for managed in list(_live.values()):
-        managed._drain_at_exit(started)
+        managed.drain(started)
 
 
 def _restart_all() -> None:
     global _guard  # noqa: PLW0603 - the parent's lock may have been held at fork
     _guard = threading.Lock()
     for managed in list(_live.values()):
-        managed._after_fork_in_child()
+        managed.restart()

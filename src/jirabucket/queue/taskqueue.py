@@ -1,0 +1,580 @@
+"""The public :class:`TaskQueue`: submit, resume, dead letters, stats, join, close.
+
+The queue owns its parts and the one lock that guards them:
+
+- a :class:`~jirabucket.queue.scheduler.Scheduler` (pure: which task may start, when to look again),
+- a :class:`~jirabucket.queue.workers.WorkerPool` (threads running attempts),
+- a timer thread sleeping until the scheduler's next due time,
+- an optional :class:`~jirabucket.queue.journal.Journal` (tasks as data, dead letters),
+- the :class:`~jirabucket.queue.policy.RetryPolicy` that decides each failed attempt,
+- counters and hooks.
+
+An attempt runs in a worker without the lock; its outcome takes the lock once
+to tell the scheduler, which may hand the freed slot to the next task.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, Literal
+
+from jirabucket.errors import OutcomeUnknown
+from jirabucket.queue import lifecycle
+from jirabucket.queue.clock import SteppedClock
+from jirabucket.queue.events import AttemptEvent, AttemptHook, CloseReport, Counters, QueueStats
+from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
+from jirabucket.queue.journal import DeadLetter, Journal, StoredTask
+from jirabucket.queue.limits import KeyLimit
+from jirabucket.queue.policy import RetryPolicy
+from jirabucket.queue.scheduler import Scheduler
+from jirabucket.queue.task import Handler, Task
+from jirabucket.queue.testing import is_testing, testing_seed
+from jirabucket.queue.workers import WorkerPool
+
+__all__ = ["TaskQueue"]
+
+_log = logging.getLogger("jirabucket.queue")
+_DEFAULT_POLICY = RetryPolicy()
+_DEFAULT_LIMIT = KeyLimit()
+
+_Outcome = Literal["success", "retry", "failed"]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class TaskQueue:
+    """An in-process retrying queue: worker threads, scheduled retries, per-key limits.
+
+    Args:
+        workers: Worker threads (daemon threads, drained at exit).
+        policy: The default retry policy.
+        max_pending: Most tasks accepted and not finished; beyond it ``submit`` blocks or raises.
+        when_full: ``"block"`` (up to ``submit_timeout``) or ``"raise"`` when full.
+        submit_timeout: Seconds ``submit`` may block when full (``None``: forever).
+        journal: A durable journal; tasks are then stored as data until done.
+        limits: Limits per key; keys not listed get ``default_limit``.
+        default_limit: Limits of unlisted keys (4 in flight per key by default).
+        hooks: Called after every attempt.
+        clock: Monotonic clock in seconds (injectable for tests; a
+            :class:`~jirabucket.queue.ManualClock` wakes the queue when advanced).
+        seed: Seed of the jitter (``set_testing``'s seed while test mode is on).
+        exit_timeout: Seconds the exit drain of an unclosed queue may take.
+    """
+
+    def __init__(
+        self, *, workers: int = 8, policy: RetryPolicy = _DEFAULT_POLICY, max_pending: int = 10_000,
+        when_full: Literal["block", "raise"] = "block", submit_timeout: float | None = 60.0,
+        journal: Journal | None = None, limits: Mapping[str, KeyLimit] | None = None,
+        default_limit: KeyLimit = _DEFAULT_LIMIT, hooks: Sequence[AttemptHook] = (),
+        clock: Callable[[], float] | None = None, seed: int | None = None,
+        exit_timeout: float = 10.0,
+    ) -> None:
+        if workers < 1 or max_pending < 1:
+            raise ValueError("TaskQueue needs at least one worker and max_pending >= 1")
+        if is_testing() and seed is None:
+            seed = testing_seed()
+        self._workers = workers
+        self._policy = policy
+        self._max_pending = max_pending
+        self._when_full = when_full
+        self._submit_timeout = submit_timeout
+        self._journal = journal
+        self._limits = dict(limits or {})
+        self._default_limit = default_limit
+        self._hooks = tuple(hooks)
+        self._clock = clock or time.monotonic
+        self._rng = random.Random(seed)
+        self._exit_timeout = exit_timeout
+        self._handlers: dict[tuple[str, str], Handler] = {}
+        self._resumed: set[int] = set()
+        self._dead: dict[int, tuple[DeadLetter, Task]] = {}
+        self._dead_ids = itertools.count(1)
+        self._open()
+        # A clock that jumps says so: the timer thread then needs no polling.
+        self._unsubscribe = clock.subscribe(self._clock_moved) if isinstance(clock, SteppedClock) else None
+        lifecycle.track(self, drain=self._drain_at_exit, restart=self._restart_after_fork)
+
+    def _open(self) -> None:
+        """Create the lock, scheduler, counters and threads (again in a forked child)."""
+        self._lock = threading.Lock()
+        self._not_full = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._timer_cv = threading.Condition(self._lock)
+        self._scheduler: Scheduler[Task] = Scheduler(
+            limits=self._limits, default_limit=self._default_limit, rng=self._rng
+        )
+        self._totals = Counters()
+        self._per_key: dict[str, Counters] = {}
+        self._idem: dict[str, Task] = {}
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._stopped = False
+        self._full_waiters = 0
+        self._idle_waiters = 0
+        self._timer_wake = math.inf  # when the timer thread looks again by itself
+        self._pool: WorkerPool[Task] = WorkerPool(self._workers, self._run, name="jirabucket-worker")
+        self._pool.start()
+        threading.Thread(target=self._timer_loop, name="jirabucket-scheduler", daemon=True).start()
+
+    # --- intake -----------------------------------------------------------------------
+
+    def register(self, operation: str, handler: Callable[[Mapping[str, Any]], object], *,
+                 key: str) -> None:
+        """Register the handler of ``operation`` for tasks of ``key``.
+
+        Args:
+            operation: A stable name, e.g. ``"jira.upsert_remote_link"`` (stored in the journal).
+            handler: Called with the task's JSON arguments; resolves its client in memory.
+            key: The rate-limit key, e.g. ``"jira:acme.atlassian.net"``.
+        """
+        self._handlers[(key, operation)] = handler
+
+    def submit(
+        self, operation: str, args: Mapping[str, Any], *, key: str, idempotent: bool,
+        idempotency_key: str | None = None, subkey: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Future[Any]:
+        """Queue a task and return its future.
+
+        Args:
+            operation: A registered operation name.
+            args: JSON-serialisable arguments passed to the handler.
+            key: The rate-limit key the operation was registered under.
+            idempotent: Whether the task is safe to repeat (GET/PUT/DELETE, upserts).
+            idempotency_key: While a task with this key is pending, return its future.
+            subkey: Tasks with the same ``(key, subkey)`` run one at a time.
+            policy: This task's retry policy (default: the queue's).
+
+        Returns:
+            The task's future: its result, or the error that ended it.
+
+        Raises:
+            UnknownOperation: ``(key, operation)`` is not registered.
+            TypeError: A journal is on and ``args`` is not JSON-serialisable.
+            QueueFull: The queue is full and ``when_full="raise"`` or the wait timed out.
+            QueueClosed: The queue was closed.
+        """
+        handler = self._handlers.get((key, operation))
+        if handler is None:
+            raise UnknownOperation(f"no handler registered for operation {operation!r} on {key!r}")
+        task = Task(operation, key, args, handler, idempotent=idempotent, idem_key=idempotency_key,
+                    subkey=subkey, policy=policy or self._policy)
+        payload = None
+        if self._journal is not None:
+            try:
+                payload = json.dumps(args)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"arguments of {operation!r} are not JSON-serialisable: {exc}"
+                                ) from exc
+        return self._accept(task, payload, stored_id=None)
+
+    def _accept(self, task: Task, payload: str | None, *, stored_id: int | None) -> Future[Any]:
+        """Accept a task: new (``payload`` is its JSON) or stored (``stored_id`` is its row)."""
+        with self._lock:
+            if self._closed:
+                raise QueueClosed("the queue is closed and takes no new task")
+            idem_key = task.idem_key
+            if idem_key is not None and (twin := self._idem.get(idem_key)):
+                return self._merged(twin, stored_id)
+            if self._scheduler.pending >= self._max_pending:
+                self._wait_for_room()
+                if idem_key is not None and (twin := self._idem.get(idem_key)):
+                    self._not_full.notify()  # we were woken for a slot we do not take: pass it on
+                    return self._merged(twin, stored_id)
+            if idem_key is not None:
+                self._idem[idem_key] = task
+            journal = self._journal
+            if stored_id is not None:
+                task.id = stored_id
+            elif journal is None:
+                task.id = next(self._ids)
+            else:
+                task.id = journal.next_id()
+                if payload is not None:
+                    journal.record_submit((task.id, task.operation, task.key, payload,
+                                           idem_key, task.idempotent, task.subkey))
+            counts = self._per_key.get(task.key)
+            if counts is None:
+                counts = self._per_key[task.key] = Counters()
+            counts.submitted += 1
+            self._totals.submitted += 1
+            now = self._clock()
+            self._scheduler.add(task, now)
+            self._dispatch(now)
+        return task.future
+
+    def _merged(self, twin: Task, stored_id: int | None) -> Future[Any]:
+        """Return the pending twin's future; a stored duplicate row is retired, as the twin runs."""
+        if stored_id is not None and self._journal is not None:
+            self._journal.record_done(stored_id)
+        return twin.future
+
+    def _wait_for_room(self) -> None:
+        """Block until the queue has room (lock held), or raise."""
+        if self._when_full == "raise" or self._submit_timeout == 0:
+            raise QueueFull(f"the queue holds {self._max_pending} pending tasks")
+        limit = self._submit_timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        self._full_waiters += 1
+        try:
+            while self._scheduler.pending >= self._max_pending and not self._closed:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise QueueFull(f"the queue stayed full ({self._max_pending} pending tasks)"
+                                    f" for {limit} s")
+                self._not_full.wait(remaining)
+        finally:
+            self._full_waiters -= 1
+        if self._closed:
+            raise QueueClosed("the queue was closed while submit waited for room")
+
+    def resume(self) -> int:
+        """Submit again the pending journal tasks a previous process left behind.
+
+        Only tasks whose ``(key, operation)`` is registered are resumed; the
+        others stay in the journal. Delivery is at-least-once: a task that was
+        running when the process died runs again, so handlers must be idempotent.
+
+        Returns:
+            How many tasks were resumed.
+        """
+        journal = self._journal
+        if journal is None:
+            return 0
+        count = 0
+        for stored in journal.pending(max_id=journal.previous_max_id):
+            if stored.id in self._resumed or self._resubmit(stored) is None:
+                continue
+            self._resumed.add(stored.id)
+            count += 1
+        return count
+
+    def _resubmit(self, stored: StoredTask) -> Future[Any] | None:
+        """Accept a task stored in the journal (resumed, or a dead letter taken back)."""
+        handler = self._handlers.get((stored.key, stored.operation))
+        if handler is None:
+            _log.info("not resuming %s on %s: operation not registered",
+                      stored.operation, stored.key)
+            return None
+        task = Task(stored.operation, stored.key, stored.args, handler, idempotent=stored.idempotent,
+                    idem_key=stored.idempotency_key, subkey=stored.subkey, policy=self._policy)
+        task.attempts = stored.attempts
+        return self._accept(task, None, stored_id=stored.id)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Return the tasks that failed for good (from the journal if there is one).
+
+        Returns:
+            The dead letters, oldest first.
+        """
+        if self._journal is not None:
+            return self._journal.dead_letters()
+        with self._lock:
+            return [letter for letter, _ in self._dead.values()]
+
+    def retry_dead_letters(self, ids: Sequence[int] | None = None) -> int:
+        """Submit dead letters again as new tasks (attempts start over).
+
+        Args:
+            ids: The dead letter ids to retry; ``None`` for all.
+
+        Returns:
+            How many were submitted.
+        """
+        if self._journal is not None:
+            wanted = None if ids is None else set(ids)
+            # Unregistered operations stay dead: nothing here could run them.
+            chosen = [d.id for d in self._journal.dead_letters()
+                      if (wanted is None or d.id in wanted)
+                      and (d.key, d.operation) in self._handlers]
+            # Already pending rows in the journal: a failure below leaves them for resume().
+            taken = self._journal.take_dead_letters(chosen)
+            return sum(self._resubmit(stored) is not None for stored in taken)
+        with self._lock:
+            chosen = list(self._dead) if ids is None else [i for i in ids if i in self._dead]
+        for dead_id in chosen:
+            self._accept(self._dead[dead_id][1].again(), None, stored_id=None)
+            with self._lock:
+                del self._dead[dead_id]  # only once it is queued again
+        return len(chosen)
+
+    # --- scheduling -------------------------------------------------------------------
+
+    def _dispatch(self, now: float) -> None:
+        """Hand the tasks due now to the workers; wake the timer for an earlier due time (lock held)."""
+        put = self._pool.put
+        for task in self._scheduler.due(now):
+            put(task)
+        wake = self._scheduler.next_wake()
+        if wake is not None and wake < self._timer_wake:
+            self._timer_cv.notify()
+
+    def _timer_loop(self) -> None:
+        """The timer thread: sleep until the next due time, then dispatch."""
+        scheduler, put = self._scheduler, self._pool.put
+        with self._lock:
+            while not self._stopped:
+                now = self._clock()
+                for task in scheduler.due(now):
+                    put(task)
+                wake = scheduler.next_wake()
+                self._timer_wake = math.inf if wake is None else wake
+                self._timer_cv.wait(None if wake is None else wake - now)
+                self._timer_wake = -math.inf  # awake: nobody needs to notify us
+
+    def _clock_moved(self) -> None:
+        with self._lock:
+            self._timer_cv.notify()
+
+    # --- attempts (in worker threads) --------------------------------------------------
+
+    def _run(self, task: Task) -> None:
+        """Run one attempt of ``task``, then record its outcome."""
+        if self._stopped:
+            self._abandon(task)
+            return
+        if not task.started:
+            if not task.future.set_running_or_notify_cancel():
+                self._cancelled(task)
+                return
+            task.started = True
+            task.first_at = self._clock()
+        task.attempts += 1
+        try:
+            result = task.handler(task.args)
+        except BaseException as exc:  # a handler's error, whatever it is, is its task's outcome
+            self._attempt_failed(task, exc)
+        else:
+            self._succeeded(task, result)
+
+    def _succeeded(self, task: Task, result: object) -> None:
+        task.future.set_result(result)
+        if self._journal is not None:
+            self._journal.record_done(task.id)
+        with self._lock:
+            self._totals.succeeded += 1
+            self._per_key[task.key].succeeded += 1
+            self._finish(task)
+        if self._hooks:
+            self._emit(task, "success", None, None)
+
+    def _attempt_failed(self, task: Task, exc: BaseException) -> None:
+        policy = task.policy
+        with self._lock:  # under the lock: seeded jitter is drawn in a deterministic order
+            now = self._clock()
+            decision = policy.decide(exc, idempotent=task.idempotent, attempts=task.attempts,
+                                     elapsed=now - task.first_at, rng=self._rng)
+            wait = decision.wait
+            due = now + (0.0 if is_testing() else wait)  # test mode: computed, reported, not waited
+            if decision.hold_key:
+                stagger = 0.0 if is_testing() else policy.base_delay
+                self._scheduler.hold(task.key, until=due, stagger=stagger, now=now)
+            retry = decision.outcome == "retry"
+            stopped = self._stopped
+            if retry:
+                self._totals.retried += 1
+                self._per_key[task.key].retried += 1
+                if not stopped:
+                    self._scheduler.retry(task, at=due, now=now)
+                    self._dispatch(now)
+        if not retry:
+            self._fail(task, exc, unknown=decision.outcome == "unknown")
+        elif stopped:
+            self._abandon(task, exc)
+        else:
+            if self._journal is not None:
+                self._journal.record_attempts(task.id, task.attempts)
+            _log.debug("%s on %s: attempt %d failed (%s); retrying in %.2fs",
+                       task.operation, task.key, task.attempts, _describe(exc), wait)
+            if self._hooks:
+                self._emit(task, "retry", _describe(exc), wait)
+
+    def _fail(self, task: Task, exc: BaseException, *, unknown: bool) -> None:
+        error = exc
+        if unknown:
+            error = OutcomeUnknown(
+                f"{task.operation} on {task.key}: the call broke mid-flight ({_describe(exc)})"
+                " and may or may not have taken effect; not retried because the task is not"
+                " idempotent",
+                method=getattr(exc, "method", None), url=getattr(exc, "url", None),
+            )
+            error.__cause__ = exc
+        text = _describe(error)
+        task.future.set_exception(error)
+        if self._journal is not None:
+            self._journal.record_dead(task.id, task.attempts, text)
+        with self._lock:
+            self._totals.failed += 1
+            self._per_key[task.key].failed += 1
+            if self._journal is None:
+                dead_id = next(self._dead_ids)
+                letter = DeadLetter(dead_id, task.operation, task.key, dict(task.args),
+                                    task.attempts, text, time.time())
+                self._dead[dead_id] = (letter, task)
+            self._finish(task)
+        _log.warning("%s on %s failed after %d attempt(s): %s",
+                     task.operation, task.key, task.attempts, text)
+        if self._hooks:
+            self._emit(task, "failed", text, None)
+
+    def _cancelled(self, task: Task) -> None:
+        """The caller cancelled the future before the task started."""
+        if self._journal is not None:
+            self._journal.record_done(task.id)
+        with self._lock:
+            self._finish(task)
+
+    def _finish(self, task: Task) -> None:
+        """Account for a task that ended; its slot goes to the next one (lock held)."""
+        now = self._clock()
+        self._scheduler.done(task, now)
+        self._dispatch(now)
+        if task.idem_key is not None and self._idem.get(task.idem_key) is task:
+            del self._idem[task.idem_key]
+        if self._full_waiters:
+            self._not_full.notify()
+        if self._idle_waiters and not self._scheduler.pending:
+            self._idle.notify_all()
+
+    def _abandon(self, task: Task, exc: BaseException | None = None) -> None:
+        """The queue stopped before this task finished: end its future, keep its row."""
+        if task.future.done():
+            return
+        error = QueueClosed(
+            f"{task.operation} on {task.key}: the queue closed before the task finished;"
+            " it stays in the journal (if any) for resume()"
+        )
+        error.__cause__ = exc
+        try:
+            task.future.set_exception(error)
+        except Exception:  # it ended meanwhile (cancelled, or set by its worker)
+            _log.debug("future of %s already ended", task.operation)
+
+    def _emit(self, task: Task, outcome: _Outcome, error: str | None, delay: float | None) -> None:
+        event = AttemptEvent(task.operation, task.key, task.attempts, outcome, error, delay,
+                             self._clock() - task.first_at)
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                _log.exception("attempt hook %r raised; ignored", hook)
+
+    # --- state and shutdown -------------------------------------------------------------
+
+    def stats(self) -> QueueStats:
+        """Return a snapshot of the counters.
+
+        Returns:
+            Totals and per-key counters.
+        """
+        with self._lock:
+            scheduler = self._scheduler
+            per_key = {
+                key: self._per_key[key].snapshot(in_flight=load.in_flight,
+                                                 waiting=load.pending - load.in_flight)
+                for key, load in scheduler.load() if key in self._per_key
+            }
+            totals = self._totals
+            return QueueStats(totals.submitted, totals.succeeded, totals.retried, totals.failed,
+                              scheduler.in_flight, scheduler.pending - scheduler.in_flight, per_key)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no task is pending or in flight.
+
+        Args:
+            timeout: Seconds to wait at most (``None``: forever).
+
+        Returns:
+            ``True`` if the queue drained, ``False`` on timeout.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._idle_waiters += 1
+            try:
+                while self._scheduler.pending:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._idle.wait(remaining)
+            finally:
+                self._idle_waiters -= 1
+        return True
+
+    def close(self, timeout: float | None = 30.0) -> CloseReport:
+        """Stop intake, drain within ``timeout``, stop the threads, flush the journal.
+
+        Tasks that did not finish end with :class:`QueueClosed` and stay in the
+        journal. Ctrl-C while draining stops at once, journal flushed.
+
+        Args:
+            timeout: Seconds to drain at most (``None``: until done).
+
+        Returns:
+            Tasks completed and dead over the queue's life, and tasks left.
+        """
+        with self._lock:
+            self._closed = True
+            self._not_full.notify_all()
+        try:
+            self.join(timeout)
+        finally:
+            self._shutdown()
+        with self._lock:
+            return CloseReport(self._totals.succeeded, self._scheduler.pending, self._totals.failed)
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            already = self._stopped
+            self._stopped = True
+            left = self._scheduler.drain()
+            self._timer_cv.notify_all()
+        lifecycle.untrack(self)
+        if already:
+            return
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        left.extend(self._pool.stop())  # handed to the workers but not started: they won't be
+        for task in left:
+            self._abandon(task)
+        if self._journal is not None:
+            try:
+                self._journal.flush()
+            except RuntimeError:
+                _log.debug("journal already closed at queue shutdown")
+
+    def __enter__(self) -> TaskQueue:
+        """Return the queue itself.
+
+        Returns:
+            This queue.
+        """
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Close the queue (drain up to 30 s)."""
+        self.close()
+
+    def _drain_at_exit(self, started: float) -> None:
+        budget = max(0.0, self._exit_timeout - (time.monotonic() - started))
+        report = self.close(timeout=budget)
+        if report.remaining:
+            _log.warning("exit drain left %d task(s) unfinished after %.1f s",
+                         report.remaining, self._exit_timeout)
+
+    def _restart_after_fork(self) -> None:
+        # The parent's threads do not exist here and its tasks belong to the parent:
+        # start empty with fresh workers. The SQLite connection must not cross fork.
+        self._journal = None
+        self._open()
