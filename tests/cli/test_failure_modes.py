@@ -184,3 +184,28 @@ def test_check_says_where_url_and_token_came_from(
     doc = json.loads(capsys.readouterr().out)
     assert (doc["jira"]["url_source"], doc["jira"]["token_source"]) == ("JIRA_BASE_URL", "JIRA_API_TOKEN")
     assert doc["bitbucket"]["token_source"] == "BITBUCKET_TOKEN"
+
+
+def test_verbose_logs_each_attempt_without_query_or_secret(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sync", "-v", "--json"]) == 0
+    err = capsys.readouterr().err
+    attempts = [line for line in err.splitlines() if "jirabucket.http" in line]
+    assert any("GET http://127.0.0.1:" in line and "/myself -> 200 in" in line for line in attempts), err[:2000]
+    assert any("POST " in line and "/remotelink -> 20" in line for line in attempts)
+    assert len(attempts) >= len(world.jira.requests) + len(world.bitbucket.requests) - 1
+    assert not [line for line in attempts if "?" in line]
+    assert world.env["JIRA_TOKEN"] not in err and world.env["BITBUCKET_TOKEN"] not in err
+
+
+def test_unreachable_host_names_host_and_cause(world: World, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("JIRA_URL", f"http://127.0.0.1:{port}")
+    world.configure("max_attempts = 10", "max_attempts = 2")
+    assert main(["sync"]) == 1
+    line = one_line(capsys.readouterr().err)
+    assert f"connection to 127.0.0.1:{port} refused" in line

@@ -103,24 +103,50 @@ def test_credentials_echoed_in_a_body_are_masked(api: JiraApi) -> None:
 
 
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "cause"),
     [
-        requests.ConnectionError("connection refused"),
-        requests.ConnectTimeout("connect timed out"),
-        requests.ReadTimeout("read timed out"),
-        requests.exceptions.ChunkedEncodingError("broken"),
+        (requests.ConnectionError("[Errno 111] Connection refused"), "refused (is the server up"),
+        (requests.ConnectionError("Failed to resolve 'jira.corp' ([Errno -2] Name or service not known)"),
+         "DNS lookup of"),
+        (requests.ConnectTimeout("connect timed out"), "could not connect to"),
+        (requests.ReadTimeout("read timed out"), "no answer from"),
+        (requests.exceptions.ChunkedEncodingError("broken"), "reset before the answer came"),
+        (requests.ConnectionError("Connection aborted: ConnectionResetError(104, 'Connection reset by peer')"),
+         "reset before the answer came"),
     ],
 )
 @responses.activate
-def test_network_failures_are_transient_without_status(
-    api: JiraApi, failure: Exception
+def test_network_failures_are_transient_and_name_host_and_cause(
+    api: JiraApi, failure: Exception, cause: str
 ) -> None:
     responses.get(MYSELF, body=failure)
     with pytest.raises(TransientError) as caught:
         api.myself()
     assert caught.value.status is None
     assert caught.value.method == "GET"
-    assert type(failure).__name__ in str(caught.value)
+    assert cause in str(caught.value)
+    assert "/rest/api/" in str(caught.value)
+
+
+def test_connection_refused_on_a_real_socket_names_the_host() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = JiraApi(f"http://127.0.0.1:{port}", JiraToken(SECRET), flavor="datacenter", timeout=2)
+    with pytest.raises(TransientError) as caught:
+        api.myself()
+    assert f"connection to 127.0.0.1:{port} refused" in str(caught.value)
+    api.close()
+
+
+@responses.activate
+def test_a_tls_failure_is_permanent_and_says_so(api: JiraApi) -> None:
+    responses.get(MYSELF, body=requests.exceptions.SSLError("certificate verify failed: self-signed certificate"))
+    with pytest.raises(PermanentError) as caught:
+        api.myself()
+    assert "TLS error talking to" in str(caught.value) and "certificate verify failed" in str(caught.value)
 
 
 @responses.activate

@@ -11,11 +11,13 @@ alone decides when to try again.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -37,8 +39,47 @@ _NETWORK_ERRORS = (
 )
 # Anything that looks like a credential in an echoed body is masked before it is kept.
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{4,}")
+_DNS_WORDS = ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+              "getaddrinfo failed", "name resolution", "no address associated")
+_log = logging.getLogger("jirabucket.http")
 _BODY_KEEP = 1000
 _SAID_KEEP = 160
+
+
+def network_cause(exc: BaseException, *, timeout: float) -> str:
+    """Say in a few words why a request never got an answer: DNS, refused, reset, timeout.
+
+    ``requests`` wraps urllib3's errors, which wrap the socket's; the words that
+    matter are in their messages, so they are matched there.
+    """
+    host = ""
+    if isinstance(exc, requests.RequestException) and exc.request is not None and exc.request.url:
+        host = urlsplit(exc.request.url).netloc.rpartition("@")[2]
+    text = _cause_text(exc).lower()
+    at = f" {host}" if host else ""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"could not connect to{at} within {timeout:g} s (timeout)"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no answer from{at} within {timeout:g} s (timeout)"
+    if any(words in text for words in _DNS_WORDS):
+        return f"DNS lookup of{at or ' the host'} failed (is the host name right?)"
+    if "refused" in text:
+        return f"connection to{at} refused (is the server up, and the port right?)"
+    if "reset" in text or "aborted" in text or "remote end closed" in text or isinstance(
+        exc, requests.exceptions.ChunkedEncodingError
+    ):
+        return f"connection to{at} reset before the answer came"
+    return f"could not reach{at} ({type(exc).__name__})"
+
+
+def _cause_text(exc: BaseException) -> str:
+    """The messages down an exception's chain (requests -> urllib3 -> socket), without any credential."""
+    seen: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 6:
+        seen.append(str(current))
+        current = current.__cause__ or current.__context__
+    return _CREDENTIAL.sub(r"\1 [secure]", " | ".join(seen))[:300]
 
 
 class RestApi(Protocol):
@@ -209,11 +250,15 @@ class Transport:
         json: Any,
         absolute: bool,
     ) -> requests.Response:
-        """Send the request, translating network failures."""
+        """Send the request, log the attempt, translate network failures into one line naming host and cause."""
         with self._lock:
             self._count += 1
+        where = safe_url(path if absolute else f"{self.base_url}/{path.lstrip('/')}")
+        # Logged without the query: a JQL or a paging token is nobody's business in a log.
+        shown = urlunsplit(urlsplit(where)._replace(query=""))
+        started = time.monotonic()
         try:
-            return self._rest.request(
+            response = self._rest.request(
                 method,
                 path=path,
                 json=json,
@@ -221,17 +266,25 @@ class Transport:
                 absolute=absolute,
                 advanced_mode=True,
             )
+        except requests.exceptions.SSLError as exc:
+            _log.debug("%s %s -> TLS error after %.2f s", method, shown, time.monotonic() - started)
+            host = urlsplit(where).netloc
+            raise PermanentError(
+                f"{method} {shown} failed: TLS error talking to {host} ({_cause_text(exc)}); check the URL "
+                "and the server's certificate", method=method, url=where,
+            ) from None
         except _NETWORK_ERRORS as exc:
-            where = path if absolute else f"{self.base_url}/{path.lstrip('/')}"
+            cause = network_cause(exc, timeout=self._rest.timeout)
+            _log.debug("%s %s -> %s after %.2f s", method, shown, cause, time.monotonic() - started)
             raise TransientError(
-                f"{method} {urlsplit(safe_url(where)).path} failed: {type(exc).__name__}",
-                method=method,
-                url=safe_url(where),
+                f"{method} {shown} failed: {cause}", method=method, url=where,
             ) from None
         except requests.RequestException as exc:
             raise PermanentError(
-                f"{method} {path} failed: {type(exc).__name__}", method=method
+                f"{method} {shown} failed: {type(exc).__name__}: {_cause_text(exc)}", method=method, url=where
             ) from None
+        _log.debug("%s %s -> %d in %.2f s", method, shown, response.status_code, time.monotonic() - started)
+        return response
 
     def close(self) -> None:
         """Close the session and its connections."""

@@ -22,7 +22,7 @@ from typing import Any
 from jirabucket.clients import JiraApi, no_transition_error
 from jirabucket.config import Settings
 from jirabucket.errors import PermanentError
-from jirabucket.models import Issue, IssueState, PrState, PullRequest, Transition, pr_state
+from jirabucket.models import Comment, Issue, IssueState, PrState, PullRequest, Transition, pr_state
 from jirabucket.queue import TaskQueue
 from jirabucket.sync.report import SyncReport
 from jirabucket.sync.state import StateStore
@@ -204,9 +204,9 @@ class PairApplier:
         self._jira, self._store, self._report = jira, store, report
         self._rules = TransitionRules() if rules is None else rules
         self._categories: dict[str, str] = {}
-        # Comment texts read this run, per issue. Steps of one issue run one at a time (the
-        # queue's subkey), and we add what we post, so an issue with several PRs is read once.
-        self._seen: dict[str, list[str]] = {}
+        # Comments read this run, per issue. Steps of one issue run one at a time (the queue's
+        # subkey); a post is followed by a fresh read, so the next pair of the issue sees it.
+        self._seen: dict[str, list[Comment]] = {}
         self._seen_lock = threading.Lock()
 
     def register(self, queue: TaskQueue, *, key: str) -> None:
@@ -238,25 +238,49 @@ class PairApplier:
         if state == "done":
             return
         # Never seen, or a post whose outcome is unknown: Jira itself is the truth.
-        if any(mentions_url(text, url) for text in self._comment_texts(task.issue, fresh=state == "pending")):
+        comments = self._comments(task.issue, fresh=state == "pending")
+        if any(mentions_url(c.text, url) for c in comments):
+            self._keep_first(task, comments)  # two lost answers (ours, another writer's) leave two
             self._store.set_comment_state(task.issue, url, "done")
             return
         self._store.set_comment_state(task.issue, url, "pending")
         posted = self._jira.add_comment(task.issue, task.comment_text)
         self._store.set_comment_state(task.issue, url, "done")
-        with self._seen_lock:
-            self._seen.setdefault(task.issue, []).append(posted.text or task.comment_text)
-        self._report.add(comments_added=1)
+        # Another sync with its own state (a cron box, a CI job, serve) may have posted at the same time.
+        kept = self._keep_first(task, self._comments(task.issue, fresh=True))
+        if kept is None or kept.id == posted.id:
+            self._report.add(comments_added=1)
 
-    def _comment_texts(self, issue: str, *, fresh: bool) -> list[str]:
+    def _keep_first(self, task: PairTask, comments: list[Comment]) -> Comment | None:
+        """Make racing writers end with exactly one comment of ours for the PR: the lowest id wins.
+
+        Jira numbers comments in the order they were made, and a later writer's read
+        after its post sees the earlier post; every writer deletes all of jirabucket's
+        comments for this PR but the first (a delete of one already gone is harmless), so
+        any number of writers converge on one. A person's comment that merely mentions
+        the PR is never touched: only comments in jirabucket's own words count.
+
+        Returns:
+            The comment that stays, or ``None`` when none of ours is visible.
+        """
+        ours = sorted((c for c in comments if _is_ours(c.text, task)), key=_comment_order)
+        for extra in ours[1:]:
+            self._jira.delete_comment(task.issue, extra.id)
+        if len(ours) > 1:
+            gone = {c.id for c in ours[1:]}
+            with self._seen_lock:
+                self._seen[task.issue] = [c for c in comments if c.id not in gone]
+        return ours[0] if ours else None
+
+    def _comments(self, issue: str, *, fresh: bool) -> list[Comment]:
         with self._seen_lock:
             cached = None if fresh else self._seen.get(issue)
         if cached is not None:
             return list(cached)
-        texts = [c.text for c in self._jira.comments(issue)]
+        comments = self._jira.comments(issue)
         with self._seen_lock:
-            self._seen[issue] = texts
-        return list(texts)
+            self._seen[issue] = comments
+        return list(comments)
 
     def _transition(self, task: PairTask) -> None:
         url, state, target = task.pr.url, task.pr.state, str(task.transition)
@@ -365,3 +389,13 @@ class PairApplier:
 def _from_args(step: Callable[[PairTask], None]) -> Callable[[Mapping[str, Any]], None]:
     """Return the queue handler that rebuilds a pair task from its JSON arguments and runs ``step``."""
     return lambda args: step(PairTask.from_args(args))
+
+
+def _comment_order(comment: Comment) -> tuple[int, str]:
+    """Jira's comment ids grow with time: compare them as numbers (a string id sorts after, as text)."""
+    return (int(comment.id), "") if comment.id.isdigit() else (1 << 62, comment.id)
+
+
+def _is_ours(text: str, task: PairTask) -> bool:
+    """Whether a comment is jirabucket's own for this PR (its words, with the PR's URL)."""
+    return text.startswith(f"Pull request {task.pr.repo} #{task.pr.id} ") and mentions_url(text, task.pr.url)
