@@ -108,9 +108,11 @@ def release(
         keys = find_keys((commit.message for commit in commits), projects=wanted)
         with jira_refusals(settings, jira_token):
             issues, skipped = _look_up(rt, keys)
-            versions = _in_parallel(rt, rt.jira.project_versions, sorted({issue.project for issue in issues}))
-        plan = plan_release(issues, {p: f.result() for p, f in versions.items()}, name=name, released=released,
-                            release_date=release_date, today=date.today())
+            listed = _in_parallel(rt, rt.jira.project_versions, sorted({issue.project for issue in issues}))
+            # Waited for in here, so that a refusal surfaces inside jira_refusals.
+            versions = {project: future.result() for project, future in listed.items()}
+        plan = plan_release(issues, versions, name=name, released=released, release_date=release_date,
+                            today=date.today())
         done = _Done() if dry_run else _apply(rt, plan)
         requests = rt.jira.request_count + rt.bitbucket.request_count
     notes = render_notes(issues, version=name, repo=repo, from_ref=from_ref, to_ref=to_ref, jira_url=settings.jira.url)
