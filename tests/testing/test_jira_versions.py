@@ -125,3 +125,18 @@ def test_issue_edits_jira_refuses_change_nothing(flavor: tuple[Sim, str, request
     assert session.put(f"{api}/issue/ABC-99", json={"fields": {"summary": "x"}}).status_code == 404
     with pytest.raises(ValueError, match="add_version"):
         sim.add_issue("ABC-2", fix_versions=["4.0"])
+
+
+def test_a_project_is_read_by_key_or_id_with_the_id_a_new_version_needs(
+    flavor: tuple[Sim, str, requests.Session],
+) -> None:
+    sim, api, session = flavor
+    sim.add_version("ABC", "1.0")
+    project = session.get(f"{api}/project/abc").json()
+    assert (project["key"], [v["name"] for v in project["versions"]]) == ("ABC", ["1.0"])
+    assert session.get(f"{api}/project/{project['id']}").json()["key"] == "ABC"
+    created = session.post(f"{api}/version", json={"name": "2.0", "projectId": int(project["id"])})
+    assert created.status_code == 201 and created.json()["projectId"] == int(project["id"])
+    missing = session.get(f"{api}/project/NOPE")
+    assert missing.status_code == 404
+    assert missing.json()["errorMessages"] == ["No project could be found with key 'NOPE'."]

@@ -208,6 +208,8 @@ CASES = [
     Case("bbdc", "GET", _DC_REPO + "/commits?until=nope", 404),
     Case("bbdc", "GET", _DC_REPO + "/commits/{main}", 200),
     Case("bbdc", "GET", _DC_REPO + "/tags", 200),
+    Case("jira", "GET", "/rest/api/3/project/ABC", 200),
+    Case("jira", "GET", "/rest/api/3/project/NOPE", 404),
     Case("jira", "GET", "/rest/api/3/project/ABC/versions", 200),
     Case("jira", "POST", "/rest/api/3/version", 201, {"name": "2.0", "project": "ABC", "releaseDate": "2026-03-01"}),
     Case("jira", "POST", "/rest/api/3/version", 400, {"name": "2.0", "project": "ABC"}),

@@ -58,6 +58,7 @@ _COMMANDS = {
     "sync": "sync",
     "check": "check",
     "check-pr": "check_pr",
+    "release": "release",
     "failed": "failed",
     "retry-failed": "failed",
     "demo": "demo",
@@ -86,16 +87,30 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--report-status", action="store_true", help="write the verdict as a build status on the PR's head commit"
     )
+    rel = sub.add_parser("release", help="fixVersion and release notes from the commits between two refs")
+    rel.add_argument("--repo", metavar="REPO", help="workspace/slug or PROJECTKEY/slug "
+                     "(default: $BITBUCKET_REPO_FULL_NAME, else the only configured repository)")
+    rel.add_argument("--from", dest="from_ref", metavar="REF", required=True,
+                     help="tag, branch or commit the release starts after (excluded)")
+    rel.add_argument("--to", dest="to_ref", metavar="REF", required=True,
+                     help="tag, branch or commit the release ends at (included)")
+    rel.add_argument("--version", dest="version", metavar="NAME", required=True, help="the Jira version's name")
+    rel.add_argument("--project", metavar="KEY", action="append",
+                     help="only keys of this project (repeatable; default: [jira] projects)")
+    rel.add_argument("--released", action="store_true", help="mark the version released")
+    rel.add_argument("--release-date", metavar="YYYY-MM-DD", help="with --released (default: today)")
+    rel.add_argument("--notes", metavar="FILE", help="write the Markdown release notes here (default: stdout)")
+    rel.add_argument("--dry-run", action="store_true", help="print the plan; send no write")
     failed = sub.add_parser("failed", help="list work that failed for good (dead letters)")
     retry = sub.add_parser("retry-failed", help="run the dead letters again")
     demo = sub.add_parser("demo", help="run a real sync against built-in simulators")
     demo.add_argument("--prs", type=int, default=40, help="pull requests in the generated scenario")
     demo.add_argument("--seed", type=int, default=7, help="seed of the scenario and faults")
-    for command in (sync, check, gate, failed, retry, demo):
+    for command in (sync, check, gate, rel, failed, retry, demo):
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.add_argument("-v", "--verbose", action="store_true", help="log each attempt to stderr")
         command.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    for command in (sync, check, gate, failed, retry):
+    for command in (sync, check, gate, rel, failed, retry):
         command.add_argument("--config", metavar="PATH", help=_CONFIG_HELP)
     return parser
 

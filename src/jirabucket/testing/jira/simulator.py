@@ -2,7 +2,7 @@
 
 Issues (GET, PUT for ``fixVersions`` and ``summary``), remote links, comments
 (list, post, get, delete), transitions (with screens, validators and
-``expand=transitions.fields``) and project versions.
+``expand=transitions.fields``), projects (read by key or id) and project versions.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class JiraSimulatorBase(SimulatorBase):
         route("DELETE", _COMMENT, self._delete_comment)
         route("GET", _ISSUE + "/transitions", self._get_transitions)
         route("POST", _ISSUE + "/transitions", self._post_transition)
+        route("GET", r"/project/(?P<project>[^/]+)", self._get_project)
         route("GET", r"/project/(?P<project>[^/]+)/versions", self._get_project_versions)
         route("POST", "/version", self._post_version)
         route("GET", _VERSION, self._get_version)
@@ -385,6 +386,14 @@ class JiraSimulatorBase(SimulatorBase):
 
     def _version_json(self, request: Request, version: StoredVersion) -> dict[str, Any]:
         return self._view(request).version_json(version, today=datetime.now(UTC).date())
+
+    def _get_project(self, request: Request) -> Response:
+        # The fields every project answer has (a creator of versions needs its "id"); Jira's
+        # lead, components, issue types and avatars are left out.
+        project = self._state.project_key(request.params["project"])
+        view = self._view(request)
+        versions = [self._version_json(request, v) for v in self._state.project_versions(project)]
+        return json_response(200, {**view.project(project), "description": "", "versions": versions})
 
     def _get_project_versions(self, request: Request) -> Response:
         project = self._state.project_key(request.params["project"])
