@@ -99,7 +99,9 @@ def test_second_sync_on_locked_state_exits_75(world: World, capsys: pytest.Captu
 
 
 def test_concurrent_sync_processes(world: World) -> None:
-    world.jira.set_faults(Faults(latency=0.05))
+    # Every Jira answer takes 150 ms: after its first answer the first sync still has some 200 requests
+    # to make 8 at a time (about 4 s), far longer than the second process needs to start and meet the lock.
+    world.jira.set_faults(Faults(latency=0.15))
     first = subprocess.Popen(
         [sys.executable, "-m", "jirabucket", "sync", "--json"],
         env=_env(world),
