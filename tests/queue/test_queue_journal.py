@@ -234,3 +234,55 @@ def test_duplicate_stored_rows_run_once_and_are_retired(tmp_path: Path) -> None:
         assert journal.pending_count() == 0
         journal.close()
     assert calls == [1]
+
+
+def _run_once(path: Path, submits: list[tuple[str, str | None]]) -> None:
+    """One "run": a fresh queue on the journal, each task failing for good."""
+    journal = Journal(path)
+    with TaskQueue(workers=1, journal=journal) as q:
+        q.register("jira.transition", _reject, key=KEY)
+        for issue, idem in submits:
+            q.submit("jira.transition", {"issue": issue}, key=KEY, idempotent=True,
+                     idempotency_key=idem).exception(timeout=10)
+    journal.close()
+
+
+def test_a_dead_letter_per_idempotency_key_is_updated_by_each_repeat(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    _run_once(path, [("ABC-1", "transition:ABC-1"), ("ABC-9", None)])
+    journal = Journal(path)
+    [first, _keyless] = journal.dead_letters()
+    journal.close()
+    _run_once(path, [("ABC-1", "transition:ABC-1"), ("ABC-9", None)])
+    _run_once(path, [("ABC-1", "transition:ABC-1")])
+    journal = Journal(path)
+    letters = journal.dead_letters()
+    journal.close()
+    by_key = [d for d in letters if d.idempotency_key == "transition:ABC-1"]
+    assert len(by_key) == 1  # one per target, however many runs failed on it
+    [updated] = by_key
+    assert (updated.id, updated.attempts, updated.error) == (first.id, 3, "PermanentError: nope")
+    assert updated.failed_at >= first.failed_at
+    assert [d.args for d in letters if d.idempotency_key is None] == [{"issue": "ABC-9"}] * 2  # no key: no merge
+
+
+def test_dead_letters_made_moot_are_discarded_by_idempotency_key(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    _run_once(path, [("ABC-1", "transition:ABC-1"), ("ABC-2", "transition:ABC-2"), ("ABC-3", None)])
+    journal = Journal(path)
+    with TaskQueue(workers=1, journal=journal) as q:
+        assert q.discard_dead_letters(["transition:ABC-1", "transition:ABC-404"]) == 1
+    assert [d.args["issue"] for d in journal.dead_letters()] == ["ABC-2", "ABC-3"]
+    assert journal.discard_dead_letters(["transition:ABC-2"]) == 1  # usable without a queue
+    assert [d.args["issue"] for d in journal.dead_letters()] == ["ABC-3"]
+    journal.close()
+
+
+def test_in_memory_dead_letters_are_one_per_idempotency_key_too() -> None:
+    with TaskQueue(workers=1) as q:
+        q.register("op", _reject, key=KEY)
+        for n in range(3):
+            q.submit("op", {"n": n}, key=KEY, idempotent=True, idempotency_key="same").exception(timeout=10)
+        [letter] = q.dead_letters()
+        assert (letter.args, letter.attempts, letter.idempotency_key) == ({"n": 2}, 3, "same")
+        assert q.discard_dead_letters(["same"]) == 1 and q.dead_letters() == []

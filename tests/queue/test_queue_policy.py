@@ -50,8 +50,28 @@ def test_network_failure_retried_only_when_idempotent() -> None:
 
 @pytest.mark.parametrize(
     "exc",
+    [ConnectionError("reset"), ConnectionResetError(104, "Connection reset by peer"),
+     ConnectionRefusedError(111, "Connection refused"), BrokenPipeError(32, "Broken pipe"),
+     TimeoutError("timed out")],
+)
+def test_a_bare_handlers_network_failure_is_treated_like_the_clients(exc: BaseException) -> None:
+    assert RetryPolicy().classify(exc, idempotent=True) == "retry"
+    assert RetryPolicy().classify(exc, idempotent=False) == "unknown"  # it may have happened
+
+
+def test_more_network_exception_types_can_be_declared() -> None:
+    class LibraryTimeout(OSError):
+        """Like ``requests.Timeout``: an OSError, but neither builtin."""
+
+    assert RetryPolicy().classify(LibraryTimeout(), idempotent=True) == "fail"
+    policy = RetryPolicy(retry_exceptions=(ConnectionError, TimeoutError, LibraryTimeout))
+    assert policy.classify(LibraryTimeout(), idempotent=True) == "retry"
+
+
+@pytest.mark.parametrize(
+    "exc",
     [OutcomeUnknown("maybe"), ConfigError("bad"), ValueError("bug"), KeyError("x"),
-     ConnectionError("not translated by a client")],
+     FileNotFoundError("an OSError, but not a network failure")],
 )
 def test_everything_else_fails(exc: BaseException) -> None:
     assert RetryPolicy().classify(exc, idempotent=True) == "fail"

@@ -99,6 +99,20 @@ def test_safe_post_is_retried_after_connection_failure(queues: list[TaskQueue]) 
     assert future.result(timeout=10) == "ok" and handler.calls == 2
 
 
+def test_a_bare_handler_raising_connection_errors_is_retried(queues: list[TaskQueue]) -> None:
+    set_testing(True)
+    q = make(queues)
+    handler = Flaky(ConnectionResetError(104, "Connection reset by peer"), TimeoutError("timed out"))
+    q.register("notify", handler, key=KEY)
+    assert q.submit("notify", {}, key=KEY, idempotent=True).result(timeout=10) == "ok"
+    assert handler.calls == 3
+    once = Flaky(ConnectionError("reset"))
+    q.register("post", once, key=KEY)
+    with pytest.raises(OutcomeUnknown, match="may or may not"):  # not safe to repeat
+        q.submit("post", {}, key=KEY, idempotent=False).result(timeout=10)
+    assert once.calls == 1
+
+
 def test_500_retried_only_for_idempotent_tasks(queues: list[TaskQueue]) -> None:
     set_testing(True)
     q = make(queues)

@@ -5,14 +5,27 @@ idempotency key, idempotent flag, sub-key and attempt count. Never a closure,
 never a credential: handlers resolve their clients in memory at run time.
 
 One connection, guarded by one lock, is shared by the queue and a writer
-thread that commits the buffered changes every ``commit_interval`` seconds in
-one transaction (group commit), so the journal does not dominate the cost of
-a task. A task submitted less than ``commit_interval`` before a crash may be
-lost; call :meth:`Journal.flush` to make everything so far durable.
+thread. Changes are buffered and committed together in one transaction (group
+commit), so the journal does not dominate the cost of a task:
+
+- **Completions** (a task done, or dead) are committed before the worker that
+  ran the task takes its next one: ``record_done(..., commit=True)`` returns
+  once a commit holding it has gone through, sharing that commit with every
+  other change buffered meanwhile. After a process crash (SIGKILL, OOM kill)
+  only the tasks that were running, at most one per worker, run again.
+- **Submissions and attempt counts** are committed by the writer thread every
+  ``commit_interval`` seconds: a task submitted less than that before a crash
+  may be lost; call :meth:`Journal.flush` to make everything so far durable.
+
+The database runs in WAL mode with ``synchronous=NORMAL``: a commit survives a
+process crash without an fsync; on power loss or an OS crash the last commits
+before it may be lost (finished tasks may run again, recent submissions vanish),
+though the database stays consistent.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -20,7 +33,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +52,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     args TEXT NOT NULL, idempotency_key TEXT, idempotent INTEGER NOT NULL,
     subkey TEXT, attempts INTEGER NOT NULL, error TEXT NOT NULL, failed_at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS dead_letters_by_idempotency_key ON dead_letters (idempotency_key);
 """
+# Rows per multi-row INSERT (8 parameters each: under SQLite's oldest limit of 999) and ids per DELETE.
+_INSERT_ROWS = 100
+_DELETE_IDS = 900
 _TASK_COLUMNS = "id, operation, key, args, idempotency_key, idempotent, subkey, attempts"
 _DEAD_COLUMNS = (
     "id, operation, key, args, idempotency_key, idempotent, subkey, attempts, error, failed_at"
@@ -56,9 +72,13 @@ class DeadLetter:
         operation: The registered operation name.
         key: The task's key.
         args: The task's JSON arguments.
-        attempts: Attempts made.
+        attempts: Attempts made (over every failure of its idempotency key, see below).
         error: ``"ExceptionType: message"`` of the last attempt.
-        failed_at: When it failed, in epoch seconds.
+        failed_at: When it last failed, in epoch seconds.
+        idempotency_key: The task's idempotency key, if any. A journal keeps one
+            dead letter per idempotency key: a task with the same key that fails
+            again updates it (attempts added up, last error, last failure time,
+            latest arguments) instead of adding another.
     """
 
     id: int
@@ -68,6 +88,7 @@ class DeadLetter:
     attempts: int
     error: str
     failed_at: float
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +131,18 @@ class Journal:
     ) -> None:
         self.path = os.fspath(path)
         self._interval = commit_interval
-        self._db_lock = threading.Lock()
-        self._ops: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._db_lock = threading.Lock()  # the connection; held through a whole commit
+        # The buffer: new rows by id, and the other changes in order (attempts "u", removals
+        # "d", deaths "x"). A removal of a row still buffered cancels both: nothing to write.
+        self._buffer_lock = threading.Lock()
+        self._inserts: dict[int, tuple[Any, ...]] = {}
+        self._ops: list[tuple[str, tuple[Any, ...]]] = []
+        # Completions that must be committed promptly are counted ("tickets"); a commit takes
+        # the buffer under _buffer_lock, so it knows which tickets it holds.
+        self._committed_cv = threading.Condition(self._buffer_lock)  # waiters for a commit
+        self._tickets = 0  # prompt completions buffered so far
+        self._committed = 0  # prompt completions committed so far
+        self._rounds = 0  # commits tried so far (a failed one too)
         self._closed = False
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -136,14 +167,16 @@ class Journal:
         """
         return next(self._ids)
 
-    # The queue calls these on its hot path: they only append to a deque.
+    # The queue calls these on its hot path: they only touch the in-memory buffer.
     def record_submit(self, row: tuple[Any, ...]) -> None:
         """Buffer a new pending task (``id, operation, key, args, idem, idempotent, subkey``).
 
         Args:
             row: The task's columns, the JSON arguments as text.
         """
-        self._ops.append(("i", (*row, time.time())))
+        stored = (*row, time.time())
+        with self._buffer_lock:
+            self._inserts[row[0]] = stored
 
     def record_attempts(self, task_id: int, attempts: int) -> None:
         """Buffer the attempt count of a task that will be tried again.
@@ -152,25 +185,78 @@ class Journal:
             task_id: The task's id.
             attempts: Attempts made so far.
         """
-        self._ops.append(("u", (attempts, task_id)))
+        with self._buffer_lock:
+            self._ops.append(("u", (attempts, task_id)))
 
-    def record_done(self, task_id: int) -> None:
-        """Buffer the removal of a finished task.
+    def record_done(self, task_id: int, *, prompt: bool = False) -> int:
+        """Record the removal of a finished task.
 
         Args:
             task_id: The task's id.
-        """
-        self._ops.append(("d", (task_id,)))
+            prompt: Have it committed promptly: pass the receipt to
+                :meth:`wait_committed` before anything must rely on it.
 
-    def record_dead(self, task_id: int, attempts: int, error: str) -> None:
-        """Buffer the move of a failed task to the dead letters.
+        Returns:
+            A receipt for :meth:`wait_committed`; 0 when there is nothing to wait for
+            (not ``prompt``, or the task's row was never written).
+        """
+        with self._buffer_lock:
+            if self._inserts.pop(task_id, None) is not None:
+                return 0  # submitted and done between two commits: nothing was ever written
+            self._ops.append(("d", (task_id,)))
+            return self._ticket() if prompt else 0
+
+    def record_dead(self, task_id: int, attempts: int, error: str, *, prompt: bool = False) -> int:
+        """Record the move of a failed task to the dead letters.
+
+        A dead letter with the task's idempotency key is updated instead of
+        adding another (see :class:`DeadLetter`).
 
         Args:
             task_id: The task's id.
             attempts: Attempts made.
             error: ``"ExceptionType: message"`` of the last attempt.
+            prompt: As for :meth:`record_done`.
+
+        Returns:
+            A receipt for :meth:`wait_committed` (0 when not ``prompt``).
         """
-        self._ops.append(("x", (attempts, error, time.time(), task_id)))
+        with self._buffer_lock:
+            self._ops.append(("x", (attempts, error, time.time(), task_id)))
+            return self._ticket() if prompt else 0
+
+    def _ticket(self) -> int:
+        self._tickets += 1
+        return self._tickets
+
+    def wait_committed(self, receipt: int) -> None:
+        """Return once the change with this receipt is committed, committing it if need be.
+
+        When no commit is under way the caller commits the buffered completions
+        itself (with the rows they need); otherwise it waits for that commit,
+        which often took its change along. If a commit fails, the change stays
+        buffered (the writer thread retries) and this returns.
+
+        Args:
+            receipt: What :meth:`record_done` or :meth:`record_dead` returned.
+        """
+        while self._committed < receipt and not self._closed:
+            time.sleep(0)  # let the workers woken by the last commit add their completions first
+            if self._committed >= receipt:
+                return
+            if self._db_lock.acquire(blocking=False):
+                try:
+                    if self._committed < receipt and not self._closed:
+                        self._commit_locked(everything=False)
+                except sqlite3.Error as exc:
+                    _log.debug("journal commit failed (the writer thread retries): %s", exc)
+                finally:
+                    self._db_lock.release()
+                return
+            with self._buffer_lock:  # a commit is under way: wait for its end, then look again
+                rounds = self._rounds
+                while self._rounds == rounds and self._committed < receipt and not self._closed:
+                    self._committed_cv.wait(self._interval)
 
     def flush(self) -> None:
         """Commit every buffered change now."""
@@ -182,47 +268,88 @@ class Journal:
         while not self._stop.wait(self._interval):
             try:
                 self.flush()
-            except sqlite3.Error:
+            except Exception:  # a disk error, a locked or damaged database: the buffer is kept
                 _log.exception("journal commit failed; retrying at the next interval")
 
-    def _commit_locked(self) -> None:
-        ops = self._ops
-        if not ops:
-            return
-        taken = [ops.popleft() for _ in range(len(ops))]
-        batch: dict[str, list[tuple[Any, ...]]] = {"i": [], "u": [], "d": [], "x": []}
-        for kind, row in taken:
-            batch[kind].append(row)
+    def _commit_locked(self, *, everything: bool = True) -> None:
+        """Commit the buffer (``db_lock`` held): all of it, or only the completions and
+        the rows they need (a prompt commit; new rows wait for the writer thread)."""
+        with self._buffer_lock:
+            through = self._tickets
+            ops, self._ops = self._ops, []
+            if everything:
+                inserts, self._inserts = self._inserts, {}
+            else:
+                inserts = {}
+                for _, row in ops:
+                    task_id = row[-1]  # each change's last column is its task's id
+                    if task_id in self._inserts:
+                        inserts[task_id] = self._inserts.pop(task_id)
+        committed = False
         try:
-            self._write_batch(batch)
-        except BaseException:
-            # Nothing of the batch was committed: put it back, ahead of newer changes, for the next try.
-            ops.extendleft(reversed(taken))
-            raise
+            if inserts or ops:
+                self._write_batch(list(inserts.values()), ops)
+            committed = True
+        finally:
+            with self._buffer_lock:
+                if committed:
+                    self._committed = max(self._committed, through)
+                else:  # nothing was committed: put it back, ahead of newer changes, for the next try
+                    self._inserts = {**inserts, **self._inserts}
+                    self._ops[:0] = ops
+                self._rounds += 1
+                self._committed_cv.notify_all()
 
-    def _write_batch(self, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+    def _write_batch(self, inserts: list[tuple[Any, ...]], ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+        updates = [row for kind, row in ops if kind == "u"]
+        deaths = [row for kind, row in ops if kind == "x"]
+        removed = [row[0] for kind, row in ops if kind == "d"]
+        if inserts and removed:  # submitted and done within one batch: neither needs writing
+            both = {row[0] for row in inserts}.intersection(removed)
+            if both:
+                inserts = [row for row in inserts if row[0] not in both]
+                updates = [row for row in updates if row[1] not in both]
+                removed = [task_id for task_id in removed if task_id not in both]
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Inserts first: a task's update or removal is always buffered after its insert.
-            conn.executemany(
-                "INSERT OR REPLACE INTO tasks (id, operation, key, args, idempotency_key,"
-                " idempotent, subkey, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                batch["i"],
-            )
-            conn.executemany("UPDATE tasks SET attempts = ? WHERE id = ?", batch["u"])
-            conn.executemany(
+        # Few statements per commit, each over many rows: every statement releases and takes
+        # back the GIL, and taking it back can wait for a busy thread's switch interval.
+        # Each statement below is its own (atomic) transaction; their order keeps the state
+        # right at every point in between: a row is inserted before it is updated or removed.
+        for start in range(0, len(inserts), _INSERT_ROWS):
+            chunk = inserts[start:start + _INSERT_ROWS]
+            conn.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
+        if updates or deaths:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("UPDATE tasks SET attempts = ? WHERE id = ?", updates)
+                for attempts, error, failed_at, task_id in deaths:
+                    self._bury(attempts, error, failed_at, task_id)  # a dead letter and its row's removal
+                conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in deaths])
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        for start in range(0, len(removed), _DELETE_IDS):
+            chunk = removed[start:start + _DELETE_IDS]
+            conn.execute(_delete_sql(len(chunk)), chunk)
+
+    def _bury(self, attempts: int, error: str, failed_at: float, task_id: int) -> None:
+        """Turn a task row into a dead letter, or update the one with its idempotency key."""
+        params = {"attempts": attempts, "error": error, "at": failed_at, "id": task_id}
+        updated = self._conn.execute(
+            "UPDATE dead_letters SET attempts = attempts + :attempts, error = :error, failed_at = :at,"
+            " (operation, key, args, idempotent, subkey) ="
+            " (SELECT operation, key, args, idempotent, subkey FROM tasks WHERE id = :id)"
+            " WHERE idempotency_key = (SELECT idempotency_key FROM tasks WHERE id = :id)",
+            params,
+        ).rowcount
+        if not updated:
+            self._conn.execute(
                 "INSERT INTO dead_letters (operation, key, args, idempotency_key, idempotent,"
                 " subkey, attempts, error, failed_at) SELECT operation, key, args,"
-                " idempotency_key, idempotent, subkey, ?, ?, ? FROM tasks WHERE id = ?",
-                batch["x"],
+                " idempotency_key, idempotent, subkey, :attempts, :error, :at FROM tasks WHERE id = :id",
+                params,
             )
-            removed = batch["d"] + [(row[-1],) for row in batch["x"]]
-            conn.executemany("DELETE FROM tasks WHERE id = ?", removed)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def pending(self, *, max_id: int | None = None) -> list[StoredTask]:
         """Return the pending tasks, oldest first.
@@ -255,9 +382,35 @@ class Journal:
         """
         rows = self._query(f"SELECT {_DEAD_COLUMNS} FROM dead_letters ORDER BY id", ())  # noqa: S608
         return [
-            DeadLetter(row[0], row[1], row[2], json.loads(row[3]), row[7], row[8], row[9])
+            DeadLetter(row[0], row[1], row[2], json.loads(row[3]), row[7], row[8], row[9], row[4])
             for row in rows
         ]
+
+    def discard_dead_letters(self, idempotency_keys: Iterable[str]) -> int:
+        """Delete the dead letters with these idempotency keys, at once.
+
+        For dead letters made moot: the target they failed on was reached by a
+        later run (e.g. a later task with the same idempotency key succeeded).
+
+        Args:
+            idempotency_keys: The keys; unknown ones are ignored.
+
+        Returns:
+            How many dead letters were deleted.
+        """
+        keys = [(key,) for key in set(idempotency_keys)]
+        with self._db_lock:
+            self._check_open()
+            self._commit_locked()
+            before = self._conn.total_changes
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("DELETE FROM dead_letters WHERE idempotency_key = ?", keys)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return self._conn.total_changes - before
 
     def take_dead_letters(self, ids: Iterable[int]) -> list[StoredTask]:
         """Turn dead letters back into pending tasks, in one transaction, and return them.
@@ -313,9 +466,25 @@ class Journal:
         with self._db_lock:
             if self._closed:
                 return
-            self._commit_locked()
-            self._closed = True
-            self._conn.close()
+            try:
+                self._commit_locked()
+            finally:
+                with self._buffer_lock:
+                    self._closed = True
+                    self._committed_cv.notify_all()
+                self._conn.close()
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return ("INSERT OR REPLACE INTO tasks (id, operation, key, args, idempotency_key, idempotent,"  # noqa: S608
+            f" subkey, created_at) VALUES {values}")  # placeholders only
+
+
+@functools.cache
+def _delete_sql(ids: int) -> str:
+    return f"DELETE FROM tasks WHERE id IN ({', '.join(['?'] * ids)})"  # noqa: S608 - placeholders only
 
 
 def _stored(row: Sequence[Any]) -> StoredTask:

@@ -44,9 +44,19 @@ class Decision:
 class RetryPolicy:
     """How often, how long and on which errors a task is tried again.
 
-    The defaults fit Atlassian Cloud: 429, 502, 503 and 504 are retried, 500
-    only for idempotent calls, connection failures and timeouts only for calls
-    that are safe to repeat.
+    :meth:`classify` is the one place that decides which errors are retried;
+    everything it reads is a field here. The defaults fit Atlassian Cloud:
+
+    - :class:`~jirabucket.errors.RateLimited` (429): retried, for every task;
+    - :class:`~jirabucket.errors.TransientError` with a status in
+      ``retry_statuses`` (502, 503, 504): retried; a 500 only for idempotent tasks;
+    - a network failure: a ``TransientError`` without a status (what the clients
+      raise), or any exception of ``retry_exceptions`` (by default the builtins
+      ``ConnectionError`` -- with ``ConnectionResetError``, ``ConnectionRefusedError``,
+      ``BrokenPipeError`` ... -- and ``TimeoutError``, which a bare handler may
+      raise): retried for idempotent tasks; for the others it fails as
+      :class:`~jirabucket.errors.OutcomeUnknown`, since the call may have happened;
+    - anything else (other 4xx, ``OutcomeUnknown``, bugs): fails at once.
 
     Args:
         max_attempts: Attempts in all, the first one included.
@@ -56,6 +66,9 @@ class RetryPolicy:
         max_retry_after: Cap applied to waits the server asks for, in seconds.
         retry_statuses: HTTP statuses retried for every task.
         retry_500_if_idempotent: Retry a 500 when the task is idempotent.
+        retry_exceptions: Exception types a handler may raise that count as a
+            network failure (add e.g. ``requests.ConnectionError`` for a handler
+            that calls ``requests`` itself).
     """
 
     max_attempts: int = 8
@@ -65,6 +78,7 @@ class RetryPolicy:
     max_retry_after: float = 900.0
     retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
     retry_500_if_idempotent: bool = True
+    retry_exceptions: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work.
@@ -104,10 +118,14 @@ class RetryPolicy:
         """
         if isinstance(exc, RateLimited):
             return "retry"  # a 429 was refused before any work was done
-        if not isinstance(exc, TransientError) or isinstance(exc, OutcomeUnknown):
-            # OutcomeUnknown: the handler already decided the write may have happened.
+        if isinstance(exc, OutcomeUnknown):
+            return "fail"  # the handler already decided the write may have happened
+        if isinstance(exc, TransientError):
+            status = exc.status
+        elif isinstance(exc, self.retry_exceptions):
+            status = None  # a network failure raised by a bare handler
+        else:
             return "fail"
-        status = exc.status
         if status is None:
             return "retry" if idempotent else "unknown"
         retry = status in self.retry_statuses or (

@@ -22,8 +22,9 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Literal
 
@@ -51,6 +52,12 @@ _Outcome = Literal["success", "retry", "failed"]
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+class _WorkerState(threading.local):
+    """What a worker thread remembers between two tasks."""
+
+    receipt = 0  # the journal receipt of the last task it ended, until committed
 
 
 class TaskQueue:
@@ -98,7 +105,8 @@ class TaskQueue:
         self._exit_timeout = exit_timeout
         self._handlers: dict[tuple[str, str], Handler] = {}
         self._resumed: set[int] = set()
-        self._dead: dict[int, tuple[DeadLetter, Task]] = {}
+        self._dead: dict[int, tuple[DeadLetter, Task]] = {}  # without a journal
+        self._dead_by_key: dict[str, int] = {}  # idempotency key -> dead letter id
         self._dead_ids = itertools.count(1)
         self._open()
         # A clock that jumps says so: the timer thread then needs no polling.
@@ -123,6 +131,7 @@ class TaskQueue:
         self._full_waiters = 0
         self._idle_waiters = 0
         self._timer_wake = math.inf  # when the timer thread looks again by itself
+        self._worker = _WorkerState()
         self._pool: WorkerPool[Task] = WorkerPool(self._workers, self._run, name="jirabucket-worker")
         self._pool.start()
         threading.Thread(target=self._timer_loop, name="jirabucket-scheduler", daemon=True).start()
@@ -283,6 +292,21 @@ class TaskQueue:
         with self._lock:
             return [letter for letter, _ in self._dead.values()]
 
+    def discard_dead_letters(self, idempotency_keys: Iterable[str]) -> int:
+        """Delete the dead letters with these idempotency keys (made moot by a later success).
+
+        Args:
+            idempotency_keys: The keys; unknown ones are ignored.
+
+        Returns:
+            How many dead letters were deleted.
+        """
+        if self._journal is not None:
+            return self._journal.discard_dead_letters(idempotency_keys)
+        with self._lock:
+            doomed = [self._dead_by_key.pop(key) for key in set(idempotency_keys) if key in self._dead_by_key]
+            return sum(self._dead.pop(dead_id, None) is not None for dead_id in doomed)
+
     def retry_dead_letters(self, ids: Sequence[int] | None = None) -> int:
         """Submit dead letters again as new tasks (attempts start over).
 
@@ -341,6 +365,13 @@ class TaskQueue:
 
     def _run(self, task: Task) -> None:
         """Run one attempt of ``task``, then record its outcome."""
+        receipt = self._worker.receipt
+        if receipt and self._journal is not None:
+            # This worker's previous task is committed as done before a new one starts,
+            # so a crash re-runs at most one task per worker. Usually the writer thread
+            # committed it while this worker took its next task: no wait.
+            self._journal.wait_committed(receipt)
+            self._worker.receipt = 0
         if self._stopped:
             self._abandon(task)
             return
@@ -359,9 +390,9 @@ class TaskQueue:
             self._succeeded(task, result)
 
     def _succeeded(self, task: Task, result: object) -> None:
-        task.future.set_result(result)
         if self._journal is not None:
-            self._journal.record_done(task.id)
+            self._worker.receipt = self._journal.record_done(task.id, prompt=True)
+        task.future.set_result(result)
         with self._lock:
             self._totals.succeeded += 1
             self._per_key[task.key].succeeded += 1
@@ -411,22 +442,34 @@ class TaskQueue:
             )
             error.__cause__ = exc
         text = _describe(error)
-        task.future.set_exception(error)
         if self._journal is not None:
-            self._journal.record_dead(task.id, task.attempts, text)
+            self._worker.receipt = self._journal.record_dead(task.id, task.attempts, text, prompt=True)
+        task.future.set_exception(error)
         with self._lock:
             self._totals.failed += 1
             self._per_key[task.key].failed += 1
             if self._journal is None:
-                dead_id = next(self._dead_ids)
-                letter = DeadLetter(dead_id, task.operation, task.key, dict(task.args),
-                                    task.attempts, text, time.time())
-                self._dead[dead_id] = (letter, task)
+                self._remember_dead(task, text)
             self._finish(task)
         _log.warning("%s on %s failed after %d attempt(s): %s",
                      task.operation, task.key, task.attempts, text)
         if self._hooks:
             self._emit(task, "failed", text, None)
+
+    def _remember_dead(self, task: Task, text: str) -> None:
+        """Keep a dead letter in memory; one per idempotency key, as the journal does (lock held)."""
+        known = None if task.idem_key is None else self._dead_by_key.get(task.idem_key)
+        if known is not None and known in self._dead:
+            old = self._dead[known][0]
+            letter = replace(old, operation=task.operation, key=task.key, args=dict(task.args),
+                             attempts=old.attempts + task.attempts, error=text, failed_at=time.time())
+        else:
+            known = next(self._dead_ids)
+            letter = DeadLetter(known, task.operation, task.key, dict(task.args), task.attempts, text,
+                                time.time(), task.idem_key)
+            if task.idem_key is not None:
+                self._dead_by_key[task.idem_key] = known
+        self._dead[known] = (letter, task)
 
     def _cancelled(self, task: Task) -> None:
         """The caller cancelled the future before the task started."""
