@@ -239,3 +239,22 @@ def test_transition_by_name_survives_lost_answers(tmp_path: Path) -> None:
         assert doc["warnings"] == []
         assert {world.jira.issue(f"ABC-{n}").status for n in range(1, 21)} == {"In Review"}
         assert all(world.jira.issue(f"ABC-{n}").transitions_applied == ("Submit for review",) for n in range(1, 21))
+
+
+def test_dead_letters_one_per_target_and_gone_once_the_work_succeeds(tmp_path: Path) -> None:
+    with make_world(tmp_path, flavor="datacenter", prs=0) as world:
+        world.jira.add_issue("ABC-1", summary="x")
+        for repo in ("ACME/api", "ACME/web"):
+            world.bitbucket.add_repository(repo)
+        world.bitbucket.add_pull_request("ACME/api", title="ABC-1: first", source_branch="a")
+        world.jira.set_faults(Faults(error_rate=1.0, methods=frozenset({"POST"})))  # every write fails
+        world.configure("max_attempts = 10", "max_attempts = 2")
+        for _ in range(3):
+            assert run_sync(world)[0] == 1
+        letters = failed_work(world.state_dir)
+        assert sorted(d.operation for d in letters) == ["sync.comment", "sync.link", "sync.transition"]
+        assert all(d.attempts >= 6 for d in letters)  # three runs' attempts, added up on one letter each
+        world.jira.set_faults(Faults())
+        code, doc = run_sync(world)
+        assert code == 0, doc
+        assert failed_work(world.state_dir) == []  # made moot by the success

@@ -79,6 +79,8 @@ class SyncEngine:
         self._issues: dict[str, Issue | None] = {}
         self._queued = self._done = 0
         self._state_error: StateError | None = None
+        #: Target keys (``operation:issue:PR URL``) of the steps that succeeded in this run.
+        self.settled: set[str] = set()
         self.report = SyncReport() if report is None else report
         self._applier = PairApplier(jira=jira.api, store=store, report=self.report, rules=transition_rules(settings))
         self._applier.register(queue, key=jira.key)
@@ -205,8 +207,8 @@ class SyncEngine:
 
     def _submit_pairs(
         self, batch: _RepoBatch, latest: Mapping[str, PullRequest]
-    ) -> dict[Future[Any], tuple[str, str]]:
-        futures: dict[Future[Any], tuple[str, str]] = {}
+    ) -> dict[Future[Any], _Step]:
+        futures: dict[Future[Any], _Step] = {}
         for pr in batch.prs:
             for key in batch.keys[pr.id]:
                 issue = self._issues.get(key)
@@ -222,20 +224,22 @@ class SyncEngine:
         self._progress()
         return futures
 
-    def _submit_pair(self, task: PairTask) -> dict[Future[Any], tuple[str, str]]:
+    def _submit_pair(self, task: PairTask) -> dict[Future[Any], _Step]:
         args = task.to_args()
         digest = hashlib.sha256(repr(sorted(args.items())).encode()).hexdigest()[:16]
         target = describe_target(args)  # the same words a dead letter gets
+        steps = [_Step(operation, target, f"{operation}:{task.issue}:{task.pr.url}") for operation in task.steps()]
         return {
             self._queue.submit(
-                operation,
+                step.operation,
                 args,
                 key=self._jira.key,
                 idempotent=True,  # every step checks the state (and Jira) before it writes
-                idempotency_key=f"{operation}:{task.issue}:{task.pr.url}:{digest}",
+                # The digest: a PR that changed is new work, not the pending task's twin.
+                idempotency_key=f"{step.target_key}:{digest}",
                 subkey=task.issue,  # writes to one issue run one at a time
-            ): (operation, target)
-            for operation in task.steps()
+            ): step
+            for step in steps
         }
 
     def _transition_target(self, pr: PullRequest, issue: Issue) -> str | None:
@@ -254,16 +258,18 @@ class SyncEngine:
         for action, detail in self._applier.plan(task, issue):
             self.report.plan.append(PlannedAction(action, task.issue, task.pr.name, detail))
 
-    def _collect(self, futures: dict[Future[Any], tuple[str, str]]) -> bool:
+    def _collect(self, futures: dict[Future[Any], _Step]) -> bool:
         failed = False
-        for future, (operation, target) in futures.items():
+        for future, step in futures.items():
             error = future.exception()
             if isinstance(error, StateError):
                 self._state_error = self._state_error or error
             if error is not None:
                 failed = True
                 message = str(error) if isinstance(error, JirabucketError) else f"{type(error).__name__}: {error}"
-                self.report.fail(Failure(operation, target, message))
+                self.report.fail(Failure(step.operation, step.target, message))
+            else:
+                self.settled.add(step.target_key)
             self._done += 1
             self._progress()
         return failed
@@ -271,6 +277,19 @@ class SyncEngine:
     def _progress(self) -> None:
         if self._on_progress is not None:
             self._on_progress(self._done, self._queued)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One queued step: its operation, the words reports use for it, and its target's key.
+
+    ``target_key`` (``operation:issue:PR URL``) starts the step's idempotency key; a
+    dead letter whose key starts with it is moot once the step has succeeded.
+    """
+
+    operation: str
+    target: str
+    target_key: str
 
 
 @dataclass(frozen=True, slots=True)

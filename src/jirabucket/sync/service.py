@@ -125,6 +125,7 @@ class SyncSession:
             rt.queue.resume()
         result = engine.run(repositories=repositories)
         rt.queue.join()
+        self._discard_moot(engine)
         # Steps resumed from an earlier run have no future here: their failures show as new dead letters.
         # (A read that failed for good was already met by whoever waited on it.)
         listed = {(f.operation, f.target) for f in result.failed}
@@ -138,9 +139,21 @@ class SyncSession:
     def sync_pull_request(self, repo: str, pr_id: int, *, report: SyncReport | None = None) -> SyncReport:
         """Sync one pull request, cursor untouched (see :func:`sync_pull_request`)."""
         rt, _ = self._open()
-        result = self._engine(report=report).run_pull_request(repo, pr_id)
+        engine = self._engine(report=report)
+        result = engine.run_pull_request(repo, pr_id)
         rt.queue.join()
+        self._discard_moot(engine)
         return result
+
+    def _discard_moot(self, engine: SyncEngine) -> None:
+        """Forget the dead letters of steps that have since succeeded: they are no longer failed work."""
+        rt, _ = self._open()
+        moot = [
+            dead.idempotency_key for dead in rt.queue.dead_letters()
+            if dead.idempotency_key and dead.idempotency_key.rsplit(":", 1)[0] in engine.settled
+        ]
+        if moot:
+            rt.queue.discard_dead_letters(moot)
 
 
 def sync(
