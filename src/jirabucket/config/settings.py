@@ -291,12 +291,9 @@ def _jira(
     checked = check_url(raw, variable=source if source != "[jira] url" else f"{path}: [jira] url")
     fl = _pick(flavor, env, "JIRA_FLAVOR", t, "flavor")
     inferred = infer_jira_flavor(checked)
-    projects = tuple(t.get("projects", ()))
+    projects = _project_keys(t, path, "jira")
     if not projects:
         raise ConfigError(f"{path}: [jira] projects is empty: list the project keys to sync, e.g. [\"ABC\"]")
-    for key in projects:
-        if not _PROJECT_RE.fullmatch(key):
-            raise ConfigError(f"{path}: [jira] projects: {key!r} is not a project key (like \"ABC\")")
     return JiraSettings(checked, _flavor(fl, variable="JIRA_FLAVOR") if fl else inferred, projects, source)
 
 
@@ -348,14 +345,19 @@ def _key_sources(
 def _check_pr(table: Mapping[str, Any], path: Path) -> CheckPrSettings:
     """The ``[check_pr]`` table."""
     defaults = CheckPrSettings()
-    projects = tuple(table.get("projects", ()))
-    for key in projects:
-        if not _PROJECT_RE.fullmatch(key):
-            raise ConfigError(f"{path}: [check_pr] projects: {key!r} is not a project key (like \"ABC\")")
     return CheckPrSettings(
         keys_from=_key_sources(table, "keys_from", defaults.keys_from, path, "check_pr"),
-        projects=projects,
+        projects=_project_keys(table, path, "check_pr"),
         statuses=tuple(table.get("statuses", ())),
         skip_authors=tuple(table.get("skip_authors", ())),
         skip_branches=tuple(table.get("skip_branches", ())),
     )
+
+
+def _project_keys(table: Mapping[str, Any], path: Path, where: str) -> tuple[str, ...]:
+    """A table's ``projects``, each checked to be a project key."""
+    projects = tuple(table.get("projects", ()))
+    for key in projects:
+        if not _PROJECT_RE.fullmatch(key):
+            raise ConfigError(f"{path}: [{where}] projects: {key!r} is not a project key (like \"ABC\")")
+    return projects
