@@ -153,3 +153,31 @@ def test_sync_pr_syncs_one_pr_and_leaves_the_cursor(
     snap = world.jira.issue("ABC-12")
     assert len(snap.remote_links) == 2 and len(snap.comments) == 2
     assert first == 1
+
+
+def test_report_status_writes_one_build_status_on_the_head_commit_and_overwrites_it(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pr = add_pr(world, title="ABC-12: fix login", source_branch="feature/login")
+    head = world.bitbucket.pull_request(repo_of(world), pr).source_commit
+    code, doc = gate(world, capsys, "--repo", repo_of(world), "--pr", str(pr), "--report-status")
+    assert (code, doc["status_reported"]) == (0, True)
+    [status] = world.bitbucket.build_statuses(repo_of(world), head)
+    assert (status.key, status.state) == ("jirabucket", "SUCCESSFUL")
+    assert status.url.endswith("/browse/ABC-12")
+    writes = [r for r in world.bitbucket.requests if r.is_write]
+    assert len(writes) == 1 and len(world.bitbucket.requests) == 2  # one read of the PR, one status
+    # The title loses its key: the same status key now says FAILED (overwritten, not added).
+    world.bitbucket.update_pull_request(repo_of(world), pr, title="fix login")
+    code, doc = gate(world, capsys, "--repo", repo_of(world), "--pr", str(pr), "--report-status")
+    assert code == 1
+    [status] = world.bitbucket.build_statuses(repo_of(world), head)
+    assert status.state == "FAILED" and "no Jira issue key" in status.description
+
+
+def test_no_status_is_written_without_report_status(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    pr = add_pr(world, title="no key here")
+    head = world.bitbucket.pull_request(repo_of(world), pr).source_commit
+    assert gate(world, capsys, "--repo", repo_of(world), "--pr", str(pr))[0] == 1
+    assert world.bitbucket.build_statuses(repo_of(world), head) == ()
+    assert no_writes(world)
