@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import responses
 
@@ -28,3 +28,22 @@ def test_clients_get_url_flavor_and_timeout_from_settings(tmp_path: Path) -> Non
         mock.get("https://git.corp.example/rest/api/1.0/projects/PRJ/repos/repo", json={"slug": "repo"})
         assert rt.bitbucket.repository("PRJ/repo") == {"slug": "repo"}
         assert cast(Any, mock.calls[0].request).req_kwargs["timeout"] == 7.5
+
+
+def test_bitbucket_cloud_gets_its_hourly_allowance_unless_told_otherwise(tmp_path: Path) -> None:
+    from jirabucket.runtime import BITBUCKET_CLOUD_PER_HOUR, build_queue
+
+    def settings(url: str, flavor: Literal["cloud", "datacenter"], per_hour: float | None) -> Settings:
+        bb = BitbucketSettings(url=url, flavor=flavor, repositories=("a/b",), requests_per_hour=per_hour)
+        jira = JiraSettings(url="https://jira.corp.example", flavor="datacenter", projects=("ABC",))
+        return Settings(jira, bb, SyncSettings(), QueueSettings(), tmp_path, tmp_path / "x.toml")
+
+    cloud = build_queue(settings("https://api.bitbucket.org", "cloud", None), journal=None)
+    limit = cloud.limit_of("bitbucket:api.bitbucket.org")
+    assert (limit.rate * 3600, limit.burst) == (BITBUCKET_CLOUD_PER_HOUR, BITBUCKET_CLOUD_PER_HOUR)
+    told = build_queue(settings("https://api.bitbucket.org", "cloud", 5000), journal=None)
+    assert told.limit_of("bitbucket:api.bitbucket.org").rate * 3600 == 5000
+    server = build_queue(settings("https://git.corp.example", "datacenter", None), journal=None)
+    assert server.limit_of("bitbucket:git.corp.example").rate is None
+    for queue in (cloud, told, server):
+        queue.close()

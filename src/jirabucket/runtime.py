@@ -18,8 +18,10 @@ from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQu
 from jirabucket.statedir import DB_NAME, STATE_FAILURES, ensure_state_dir, state_error
 from jirabucket.tokens import BitbucketToken, JiraToken
 
-__all__ = ["Runtime", "build_queue", "open_journal", "open_runtime"]
+__all__ = ["BITBUCKET_CLOUD_PER_HOUR", "Runtime", "build_queue", "open_journal", "open_runtime"]
 
+#: Bitbucket Cloud's documented allowance on /2.0/repositories/*, per user and rolling hour.
+BITBUCKET_CLOUD_PER_HOUR = 1000
 _CLOSE_TIMEOUT = 30.0
 _INTERRUPT_TIMEOUT = 0.0
 
@@ -54,10 +56,19 @@ def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[
     """
     q = settings.queue
     limits: dict[str, KeyLimit] = {}
-    rate = settings.bitbucket.requests_per_hour
-    if rate:
-        bb_key = BitbucketClient.queue_key(settings.bitbucket.url)
-        limits[bb_key] = KeyLimit(concurrency=q.per_host_concurrency, rate=rate / 3600.0, burst=q.per_host_concurrency)
+    bb = settings.bitbucket
+    bb_key = BitbucketClient.queue_key(bb.url)
+    if bb.requests_per_hour:
+        limits[bb_key] = KeyLimit(
+            concurrency=q.per_host_concurrency, rate=bb.requests_per_hour / 3600.0, burst=q.per_host_concurrency
+        )
+    elif bb.flavor == "cloud":
+        # Bitbucket Cloud allows 1,000 requests an hour per user on /repositories (rolling), and its 429s
+        # carry no Retry-After. Unless told otherwise: the first thousand go at full speed (a cron run
+        # needs a few dozen), then about one every 3.6 s, so a long first sync settles at the allowance.
+        limits[bb_key] = KeyLimit(
+            concurrency=q.per_host_concurrency, rate=BITBUCKET_CLOUD_PER_HOUR / 3600.0, burst=BITBUCKET_CLOUD_PER_HOUR
+        )
     return TaskQueue(
         workers=q.workers,
         policy=RetryPolicy(max_attempts=q.max_attempts, max_delay=q.max_delay),

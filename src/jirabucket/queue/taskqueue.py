@@ -515,6 +515,10 @@ class TaskQueue:
 
     # --- state and shutdown -------------------------------------------------------------
 
+    def limit_of(self, key: str) -> KeyLimit:
+        """Return the limits that apply to ``key``: its own, else the default."""
+        return self._limits.get(key, self._default_limit)
+
     def stats(self) -> QueueStats:
         """Return a snapshot of the counters.
 
