@@ -10,10 +10,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from queue_helpers import wait_until
 
 from jirabucket.errors import NotFound, RateLimited, TransientError
-from jirabucket.queue import KeyLimit, ManualClock, RetryPolicy, TaskQueue, set_testing
+from jirabucket.queue import KeyLimit, ManualClock, RetryPolicy, TaskQueue, WaitEvent, set_testing
 
 JIRA = "jira:acme.atlassian.net"
 BB = "bitbucket:api.bitbucket.org"
@@ -160,11 +161,12 @@ def test_a_404_carrying_a_retry_after_holds_nothing(queues: list[TaskQueue], clo
     assert seen == [0.0, 0.0]
 
 
-def test_ratelimited_without_retry_after_holds_the_key_for_the_backoff(
+def test_a_429_without_retry_after_holds_the_key_then_one_probe_goes_first(
     queues: list[TaskQueue], clock: ManualClock
 ) -> None:
-    policy = RetryPolicy(base_delay=4.0, max_delay=4.0)
-    q = TaskQueue(workers=2, clock=clock, policy=policy, seed=0)
+    policy = RetryPolicy(rate_limit_base_delay=4.0, rate_limit_max_delay=4.0)
+    waits: list[WaitEvent] = []
+    q = TaskQueue(workers=2, clock=clock, policy=policy, seed=0, wait_hooks=[waits.append])
     queues.append(q)
     times: list[float] = []
 
@@ -179,8 +181,97 @@ def test_ratelimited_without_retry_after_holds_the_key_for_the_backoff(
     q.submit("get", {}, key=BB, idempotent=True)
     held = q.stats().per_key[BB]
     assert (held.in_flight, held.waiting) == (0, 2)  # the key is held: the second task waits too
-    clock.advance(4.0)  # past the backoff (at most 4 s) ...
-    clock.advance(4.0)  # ... and past the release stagger (at most 4 s)
+    [event] = waits
+    assert (event.key, event.reason, event.server_said) == (BB, "rate_limited", False)
+    assert 2.0 <= event.seconds <= 4.0  # equal jitter: at least half the step
+    clock.advance(4.0)  # past the wait: the first task probes, then the second follows
     future.result(timeout=10)
-    assert q.join(timeout=10) and len(times) == 3
-    assert all(t >= 4.0 for t in times[1:])
+    assert q.join(timeout=10) and times == [0.0, 4.0, 4.0]
+
+
+def drive(q: TaskQueue, clock: ManualClock, waits: list[WaitEvent], futures: list[Any]) -> None:
+    """Advance the clock by each wait the queue announces until every future is done."""
+    seen = 0
+    while not all(f.done() for f in futures):
+        wait_until(lambda seen=seen: len(waits) > seen or all(f.done() for f in futures))
+        if len(waits) > seen:
+            seen = len(waits)
+            clock.advance(waits[-1].seconds)
+
+
+def test_a_rate_limited_host_waits_past_max_attempts_and_deadline_probing_once_per_step(
+    queues: list[TaskQueue], clock: ManualClock
+) -> None:
+    # Bitbucket Cloud's hourly limit: 429 without Retry-After until the window frees (here at 900 s).
+    policy = RetryPolicy(max_attempts=2, deadline=10.0, rate_limit_base_delay=60.0,
+                         rate_limit_max_delay=240.0, rate_limit_max_wait=3600.0)
+    waits: list[WaitEvent] = []
+    q = TaskQueue(workers=4, clock=clock, policy=policy, seed=7, wait_hooks=[waits.append])
+    queues.append(q)
+    calls: list[float] = []
+    lock = threading.Lock()
+
+    def call(args: Mapping[str, Any]) -> int:
+        with lock:
+            calls.append(clock())
+        if clock() < 900.0:
+            raise RateLimited("429 Too Many Requests", status=429)
+        return int(args["n"])
+
+    q.register("get", call, key=BB)
+    futures = [q.submit("get", {"n": n}, key=BB, idempotent=True) for n in range(10)]
+    drive(q, clock, waits, futures)
+    assert [f.result(timeout=0) for f in futures] == list(range(10))
+    limited = [t for t in calls if t < 900.0]
+    assert len(limited) == 4 + (len(waits) - 1)  # the first four in flight, then one probe per step
+    assert [w.limited_for for w in waits] == sorted(w.limited_for for w in waits)
+    assert waits[-1].limited_for == pytest.approx(clock()) and clock() >= 900.0  # far past 2 attempts / 10 s
+    ceilings = [min(240.0, 60.0 * 2**n) for n in range(len(waits))]
+    assert all(c / 2 <= w.seconds <= c for w, c in zip(waits, ceilings, strict=True))
+    assert q.stats().per_key[BB].failed == 0
+
+
+def test_a_host_limited_past_rate_limit_max_wait_fails_its_tasks_and_no_other(
+    queues: list[TaskQueue], clock: ManualClock
+) -> None:
+    policy = RetryPolicy(rate_limit_base_delay=40.0, rate_limit_max_delay=40.0, rate_limit_max_wait=100.0)
+    waits: list[WaitEvent] = []
+    q = TaskQueue(workers=2, clock=clock, policy=policy, wait_hooks=[waits.append],
+                  default_limit=KeyLimit(concurrency=1))
+    queues.append(q)
+    calls: list[str] = []
+
+    def limited(args: Mapping[str, Any]) -> None:
+        calls.append(args["n"])
+        raise RateLimited("429 Too Many Requests", status=429)
+
+    q.register("get", limited, key=BB)
+    q.register("get", lambda a: "fine", key=JIRA)
+    futures = [q.submit("get", {"n": n}, key=BB, idempotent=True) for n in "abc"]
+    drive(q, clock, waits, futures)
+    for future in futures:
+        with pytest.raises(RateLimited, match="stayed rate limited"):
+            future.result(timeout=0)
+    assert calls == ["a"] * (len(waits) + 1)  # only the probe asked; b and c were never sent
+    assert 100.0 - 40.0 < waits[-1].limited_for <= 100.0
+    assert [d.args["n"] for d in q.dead_letters()] == ["a", "b", "c"]
+    assert q.submit("get", {}, key=JIRA, idempotent=True).result(timeout=10) == "fine"
+
+
+def test_test_mode_reports_rate_limit_waits_without_waiting(queues: list[TaskQueue], clock: ManualClock) -> None:
+    set_testing(True)
+    waits: list[WaitEvent] = []
+    q = TaskQueue(workers=2, clock=clock, wait_hooks=[waits.append])
+    queues.append(q)
+    answers = [RateLimited("429", status=429), RateLimited("429", status=429, retry_after=120.0)]
+
+    def call(args: Mapping[str, Any]) -> str:
+        if answers:
+            raise answers.pop(0)
+        return "ok"
+
+    q.register("get", call, key=BB)
+    assert q.submit("get", {}, key=BB, idempotent=True).result(timeout=10) == "ok"
+    assert clock() == 0.0
+    assert [(w.server_said, round(w.seconds)) for w in waits][1] == (True, 120)
+    assert 7.5 <= waits[0].seconds <= 15.0  # the default first step, reported, not waited

@@ -174,3 +174,28 @@ def test_absent_or_garbage_is_none() -> None:
     assert retry_after_from_headers({"Retry-After": "soon"}, now=NOW) is None
     assert retry_after_from_headers({"X-RateLimit-Reset": "tomorrow"}, now=NOW) is None
     assert retry_after_from_headers({"Content-Type": "text/plain"}) is None
+
+
+def test_rate_limit_delay_grows_with_equal_jitter_up_to_its_cap() -> None:
+    policy = RetryPolicy(rate_limit_base_delay=15.0, rate_limit_max_delay=300.0)
+    rng = random.Random(3)
+    for step in range(12):
+        ceiling = min(300.0, 15.0 * 2**step)
+        assert all(ceiling / 2 <= policy.rate_limit_delay(step, rng=rng) <= ceiling for _ in range(50))
+    assert policy.rate_limit_delay(10_000, rng=rng) <= 300.0  # no overflow
+
+
+def test_a_429_is_never_exhausted_by_attempts_or_deadline() -> None:
+    policy = RetryPolicy(max_attempts=2, deadline=10.0)
+    limited = RateLimited("429", status=429)
+    decision = policy.decide(limited, idempotent=False, attempts=50, elapsed=5000.0, rng=random.Random(0))
+    assert decision.outcome == "retry"  # rate_limit_max_wait governs, per host
+    busy = TransientError("503", status=503)
+    assert policy.decide(busy, idempotent=True, attempts=2, elapsed=0.0, rng=random.Random(0)).outcome == "fail"
+
+
+def test_rate_limit_defaults_wait_at_least_an_hour() -> None:
+    policy = RetryPolicy()
+    assert policy.rate_limit_max_wait >= 3600.0
+    with pytest.raises(ValueError, match="negative"):
+        RetryPolicy(rate_limit_max_wait=-1.0)

@@ -115,8 +115,72 @@ EVENT = st.one_of(
     st.tuples(st.just("retry"), st.integers(0, 50), st.floats(0.0, 5.0)),
     st.tuples(st.just("hold"), st.sampled_from(["a", "b"]), st.floats(0.0, 10.0), st.floats(0.0, 3.0)),
     st.tuples(st.just("tick"), st.floats(0.0, 4.0)),
+    st.tuples(st.just("throttle"), st.integers(0, 50), st.one_of(st.none(), st.floats(0.0, 5.0))),
 )
+THROTTLE = RetryPolicy(rate_limit_base_delay=1.0, rate_limit_max_delay=4.0, rate_limit_max_wait=12.0)
 LIMITS = {"a": KeyLimit(concurrency=2), "b": KeyLimit(concurrency=3, rate=2.0, burst=2)}
+
+
+class Program:
+    """Runs generated events against a scheduler and checks its promises after each."""
+
+    def __init__(self, seed: int) -> None:
+        self.s: Scheduler[Job] = Scheduler(limits=LIMITS, rng=random.Random(seed))
+        self.now = 0.0
+        self.added: list[Job] = []
+        self.running: list[Job] = []
+        self.finished: list[int] = []
+        self.first_starts: list[Job] = []
+
+    def take_due(self) -> None:
+        s, running = self.s, self.running
+        for job in s.due(self.now):
+            assert job not in running
+            if job.n not in {j.n for j in self.first_starts}:
+                self.first_starts.append(job)
+            running.append(job)
+        for key, limit in LIMITS.items():
+            assert sum(j.key == key for j in running) <= limit.concurrency
+        held = [(j.key, j.subkey) for j in running if j.subkey is not None]
+        assert len(held) == len(set(held))  # one task per sub-key at a time
+        assert s.in_flight == len(running) and s.pending == len(self.added) - len(self.finished)
+
+    def apply(self, event: tuple[Any, ...]) -> None:
+        s, kind = self.s, event[0]
+        if kind == "add":
+            job = Job(len(self.added), event[1], event[2])
+            self.added.append(job)
+            s.add(job, now=self.now)
+        elif kind == "hold":
+            s.hold(event[1], until=self.now + event[2], stagger=event[3], now=self.now)
+        elif kind == "tick":
+            self.now += event[1]
+        elif self.running:
+            job = self.running.pop(event[1] % len(self.running))
+            if kind == "finish":
+                self.finish(job)
+            elif kind == "retry":
+                s.retry(job, at=self.now + event[2], now=self.now)
+            elif s.throttle(job, now=self.now, server_wait=event[2], policy=THROTTLE).given_up:
+                self.finish(job)  # the job and every task of its key not running end here
+                self.finished.extend(t.n for t in s.evict(job.key))
+        self.take_due()
+
+    def finish(self, job: Job) -> None:
+        self.s.done(job, now=self.now)
+        self.finished.append(job.n)
+
+    def run_to_end(self) -> None:
+        for _ in range(10 * len(self.added) + 10):
+            if self.s.pending == 0:
+                return
+            for job in list(self.running):
+                self.running.remove(job)
+                self.finish(job)
+            wake = self.s.next_wake()
+            if wake is not None and wake > self.now:
+                self.now = wake
+            self.take_due()
 
 
 @settings(max_examples=300, deadline=None)
@@ -124,58 +188,13 @@ LIMITS = {"a": KeyLimit(concurrency=2), "b": KeyLimit(concurrency=3, rate=2.0, b
 def test_scheduler_keeps_its_promises_under_any_sequence_of_events(
     events: list[tuple[Any, ...]], seed: int
 ) -> None:
-    s: Scheduler[Job] = Scheduler(limits=LIMITS, rng=random.Random(seed))
-    now = 0.0
-    added: list[Job] = []
-    running: list[Job] = []
-    finished: list[int] = []
-    first_starts: list[Job] = []
-
-    def take_due() -> None:
-        for job in s.due(now):
-            assert job not in running
-            if job.n not in {j.n for j in first_starts}:
-                first_starts.append(job)
-            running.append(job)
-        for key, limit in LIMITS.items():
-            assert sum(j.key == key for j in running) <= limit.concurrency
-        held = [(j.key, j.subkey) for j in running if j.subkey is not None]
-        assert len(held) == len(set(held))  # one task per sub-key at a time
-        assert s.in_flight == len(running) and s.pending == len(added) - len(finished)
-
+    program = Program(seed)
     for event in events:
-        kind = event[0]
-        if kind == "add":
-            job = Job(len(added), event[1], event[2])
-            added.append(job)
-            s.add(job, now=now)
-        elif kind == "finish" and running:
-            job = running.pop(event[1] % len(running))
-            s.done(job, now=now)
-            finished.append(job.n)
-        elif kind == "retry" and running:
-            job = running.pop(event[1] % len(running))
-            s.retry(job, at=now + event[2], now=now)
-        elif kind == "hold":
-            s.hold(event[1], until=now + event[2], stagger=event[3], now=now)
-        elif kind == "tick":
-            now += event[1]
-        take_due()
-
-    for _ in range(10 * len(added) + 10):  # then let everything finish
-        if s.pending == 0:
-            break
-        for job in list(running):
-            running.remove(job)
-            s.done(job, now=now)
-            finished.append(job.n)
-        wake = s.next_wake()
-        if wake is not None and wake > now:
-            now = wake
-        take_due()
-    assert sorted(finished) == list(range(len(added)))  # nothing lost, nothing finished twice
-    assert s.next_wake() is None or s.pending == 0
+        program.apply(event)
+    program.run_to_end()
+    assert sorted(program.finished) == list(range(len(program.added)))  # nothing lost, nothing twice
+    assert (program.s.pending, program.s.in_flight) == (0, 0)
     for key in LIMITS:
         for subkey in ("x", "y"):
-            order = [j.n for j in first_starts if (j.key, j.subkey) == (key, subkey)]
+            order = [j.n for j in program.first_starts if (j.key, j.subkey) == (key, subkey)]
             assert order == sorted(order)  # a sub-key's tasks start in submission order

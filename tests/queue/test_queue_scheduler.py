@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from jirabucket.queue import KeyLimit
+from jirabucket.queue import KeyLimit, RetryPolicy
 from jirabucket.queue.scheduler import Scheduler
 
 JIRA = "jira:acme.atlassian.net"
@@ -277,3 +277,112 @@ def test_a_task_released_from_a_hold_is_not_overtaken_by_a_later_task_of_its_sub
     s.add(second, now=0.0)  # tokens and slots are free, but first has ABC-1
     assert s.due(0.0) == []
     assert [name for name, _ in run_to_end(s, 0.0)] == ["first", "second"]
+
+
+LIMITED = RetryPolicy(rate_limit_base_delay=10.0, rate_limit_max_delay=40.0, rate_limit_max_wait=200.0)
+
+
+def test_a_429_holds_the_key_and_later_429s_of_running_tasks_join_that_wait() -> None:
+    s = make()
+    a, b, c = jobs("a b c")
+    for job in (a, b, c):
+        s.add(job, now=0.0)
+    assert names(s.due(0.0)) == "a b c"
+    first = s.throttle(a, now=1.0, server_wait=None, policy=LIMITED)
+    assert first.started and 5.0 <= first.wait <= 10.0 and first.limited_for == first.wait
+    until = 1.0 + first.wait
+    joined = s.throttle(b, now=2.0, server_wait=None, policy=LIMITED)  # b was already running
+    assert not joined.started and joined.wait == pytest.approx(until - 2.0)
+    s.done(c, now=2.0)  # c got through before the limit: it does not end the wait
+    s.add(Job("d"), now=3.0)
+    assert s.due(until - 0.001) == []
+    assert s.next_wake() == until
+    assert names(s.due(until)) == "b"  # one probe (the head of the line), the others wait for it
+    assert s.due(until + 100.0) == []
+    s.done(b, now=until + 1.0)  # answered without 429: the key is open again
+    assert names(s.due(until + 1.0)) == "a d"
+
+
+def test_each_429_of_the_probe_lengthens_the_wait_up_to_the_cap() -> None:
+    s = make(KeyLimit(concurrency=1))
+    probe = Job("probe")
+    s.add(probe, now=0.0)
+    now = 0.0
+    waits = []
+    for _ in range(6):
+        assert s.due(now) == [probe]
+        verdict = s.throttle(probe, now=now, server_wait=None, policy=LIMITED)
+        waits.append(verdict.wait)
+        now = s.next_wake() or now
+    ceilings = [10.0, 20.0, 40.0, 40.0, 40.0, 40.0]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
+    assert s.due(now) == [probe]
+    s.done(probe, now=now)  # answered at last
+    s.add(Job("next"), now=now)  # the limit is over: a new 429 starts from the first step again
+    [job] = s.due(now)
+    assert s.throttle(job, now=now, server_wait=None, policy=LIMITED).limited_for <= 10.0
+
+
+def test_a_key_limited_past_rate_limit_max_wait_gives_up_and_hands_over_its_tasks() -> None:
+    s = make(KeyLimit(concurrency=1))
+    probe, x1, x2 = Job("probe", subkey="x"), Job("x1", subkey="x"), Job("other")
+    for job in (probe, x1, x2):
+        s.add(job, now=0.0)
+    now = 0.0
+    total = 0.0
+    while True:
+        assert s.due(now) == [probe]
+        verdict = s.throttle(probe, now=now, server_wait=None, policy=LIMITED)
+        if verdict.given_up:
+            break
+        total += verdict.wait
+        now = s.next_wake() or now
+    assert verdict.limited_for == pytest.approx(total) and total <= 200.0 < total + 40.0
+    assert sorted(names(s.evict(JIRA)).split()) == ["other", "x1"]
+    assert (s.in_flight, s.pending) == (1, 1)  # the probe, still the caller's to end
+    s.done(probe, now=now)
+    assert (s.in_flight, s.pending) == (0, 0)
+    s.add(Job("later", subkey="x"), now=now)  # the key starts afresh
+    assert names(s.due(now)) == "later"
+
+
+def test_a_429_with_retry_after_holds_for_that_long_then_releases_everyone() -> None:
+    s = make(KeyLimit(concurrency=3))
+    a, b = jobs("a b")
+    s.add(a, now=0.0)
+    s.add(b, now=0.0)
+    assert names(s.due(0.0)) == "a b"
+    verdict = s.throttle(a, now=0.0, server_wait=30.0, policy=RetryPolicy(base_delay=0.0))
+    assert (verdict.wait, verdict.started) == (30.0, True)
+    s.done(b, now=1.0)
+    s.add(Job("c"), now=1.0)
+    assert s.due(29.0) == []
+    assert names(s.due(30.0)) == "a c"  # the server said when: no probe needed
+
+
+def test_in_test_mode_a_429_is_reported_but_not_waited() -> None:
+    s = make()
+    a, b = jobs("a b")
+    s.add(a, now=0.0)
+    assert names(s.due(0.0)) == "a"
+    s.add(b, now=0.0)
+    assert names(s.due(0.0)) == "b"
+    verdict = s.throttle(a, now=0.0, server_wait=None, policy=LIMITED, instant=True)
+    assert verdict.started and verdict.wait >= 5.0
+    assert names(s.due(0.0)) == "a"  # the probe goes at once; b was running already
+
+
+def test_a_probe_answered_with_another_pause_keeps_the_key_held() -> None:
+    s = make()
+    a, b = jobs("a b")
+    s.add(a, now=0.0)
+    assert names(s.due(0.0)) == "a"
+    s.throttle(a, now=0.0, server_wait=None, policy=LIMITED)
+    s.add(b, now=1.0)
+    end = s.next_wake()
+    assert end is not None and names(s.due(end)) == "a"  # the probe
+    s.hold(JIRA, until=end + 50.0, stagger=0.0, now=end)  # it got a 503 asking for 50 s
+    s.retry(a, at=end + 50.0, now=end)
+    s.add(Job("c"), now=end + 1.0)
+    assert s.due(end + 1.0) == []  # not a 429, yet still no way through
+    assert names(s.due(end + 50.0)) == "a b c"

@@ -16,7 +16,15 @@ Example::
 """
 
 from jirabucket.queue.clock import ManualClock
-from jirabucket.queue.events import AttemptEvent, AttemptHook, CloseReport, KeyStats, QueueStats
+from jirabucket.queue.events import (
+    AttemptEvent,
+    AttemptHook,
+    CloseReport,
+    KeyStats,
+    QueueStats,
+    WaitEvent,
+    WaitHook,
+)
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
 from jirabucket.queue.journal import DeadLetter, Journal, StoredTask
 from jirabucket.queue.limits import KeyLimit
@@ -40,6 +48,8 @@ __all__ = [
     "StoredTask",
     "TaskQueue",
     "UnknownOperation",
+    "WaitEvent",
+    "WaitHook",
     "retry_after_from_headers",
     "set_testing",
 ]

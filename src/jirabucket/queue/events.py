@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["AttemptEvent", "AttemptHook", "CloseReport", "Counters", "KeyStats", "QueueStats"]
+__all__ = ["AttemptEvent", "AttemptHook", "CloseReport", "Counters", "KeyStats", "QueueStats", "WaitEvent", "WaitHook"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,37 @@ class AttemptHook(Protocol):
 
         Args:
             event: What happened.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEvent:
+    """A key (a host) starts waiting, as reported to wait hooks.
+
+    Args:
+        key: The key, e.g. ``"bitbucket:api.bitbucket.org"``.
+        seconds: How long it waits (computed; not waited in test mode).
+        reason: ``"rate_limited"`` (429) or ``"unavailable"`` (a 5xx that said when to come back).
+        server_said: The server gave the time (``Retry-After`` or the like); else it is a backoff.
+        limited_for: Seconds this key's waits add up to since its first 429 in a row, this one
+            included (compare with ``RetryPolicy.rate_limit_max_wait``).
+    """
+
+    key: str
+    seconds: float
+    reason: Literal["rate_limited", "unavailable"]
+    server_said: bool
+    limited_for: float
+
+
+class WaitHook(Protocol):
+    """Called (in a worker thread) when a key starts waiting, e.g. to tell the user."""
+
+    def __call__(self, event: WaitEvent) -> None:
+        """Receive one wait event; must be quick and must not raise.
+
+        Args:
+            event: Which key waits, how long, and why.
         """
 
 

@@ -69,6 +69,19 @@ class RetryPolicy:
         retry_exceptions: Exception types a handler may raise that count as a
             network failure (add e.g. ``requests.ConnectionError`` for a handler
             that calls ``requests`` itself).
+        rate_limit_base_delay: First wait, in seconds, of a host that answers 429
+            without saying how long (Bitbucket Cloud's hourly limit does that).
+        rate_limit_max_delay: Cap of those waits: the host is probed again, by one
+            task, at least this often.
+        rate_limit_max_wait: Seconds a host may stay rate limited, all its waits
+            added up, before its tasks fail. Attempts answered with 429 count
+            neither against ``max_attempts`` nor against the ``deadline``.
+
+    A rate-limited host is handled as a whole (see
+    :meth:`~jirabucket.queue.scheduler.Scheduler.throttle`): with ``Retry-After``
+    every task of the host waits that long; without it the host waits
+    ``uniform(d / 2, d)`` with ``d = min(rate_limit_max_delay, rate_limit_base_delay * 2**n)``
+    after the n-th 429 in a row, then one task probes it before the others follow.
     """
 
     max_attempts: int = 8
@@ -79,6 +92,9 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({429, 502, 503, 504})
     retry_500_if_idempotent: bool = True
     retry_exceptions: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    rate_limit_base_delay: float = 15.0
+    rate_limit_max_delay: float = 300.0
+    rate_limit_max_wait: float = 3600.0
 
     def __post_init__(self) -> None:
         """Reject settings that cannot work.
@@ -88,7 +104,9 @@ class RetryPolicy:
         """
         if self.max_attempts < 1:
             raise ValueError("RetryPolicy.max_attempts must be at least 1")
-        if min(self.deadline, self.base_delay, self.max_delay, self.max_retry_after) < 0:
+        durations = (self.deadline, self.base_delay, self.max_delay, self.max_retry_after,
+                     self.rate_limit_base_delay, self.rate_limit_max_delay, self.rate_limit_max_wait)
+        if min(durations) < 0:
             raise ValueError("RetryPolicy durations must not be negative")
 
     def delay(self, attempt: int, *, rng: random.Random) -> float:
@@ -104,6 +122,22 @@ class RetryPolicy:
         # Clamp the exponent so a huge attempt number cannot overflow a float.
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt, 64))
         return rng.uniform(0.0, ceiling)
+
+    def rate_limit_delay(self, step: int, *, rng: random.Random) -> float:
+        """Return the wait of a host after its ``step``-th 429 in a row without ``Retry-After``.
+
+        Equal jitter rather than full jitter: every step waits at least half its
+        ceiling, so a long limit is not probed again after a few seconds.
+
+        Args:
+            step: 0 after the first 429, 1 after the second, and so on.
+            rng: The random source.
+
+        Returns:
+            ``rng.uniform(d / 2, d)`` seconds, ``d = min(rate_limit_max_delay, rate_limit_base_delay * 2**step)``.
+        """
+        ceiling = min(self.rate_limit_max_delay, self.rate_limit_base_delay * 2.0 ** min(step, 64))
+        return rng.uniform(ceiling / 2.0, ceiling)
 
     def classify(self, exc: BaseException, *, idempotent: bool) -> Outcome:
         """Decide what to do with the exception an attempt raised.
@@ -143,13 +177,17 @@ class RetryPolicy:
         transient error) replaces the backoff, capped at ``max_retry_after``,
         and holds the whole key. A 4xx that will never succeed holds nothing,
         even when it carries such a header. A retry that would go past
-        ``max_attempts`` or the ``deadline`` becomes a failure.
+        ``max_attempts`` or the ``deadline`` becomes a failure, except after a
+        429: a rate-limited host is governed by ``rate_limit_max_wait`` (the
+        queue's scheduler counts it, per host).
 
         Args:
             exc: The exception the handler raised.
             idempotent: Whether the task is safe to repeat.
-            attempts: Attempts made so far, the failed one included.
-            elapsed: Seconds since the task's first attempt started.
+            attempts: Attempts made so far, the failed one included (those answered
+                with 429 left out).
+            elapsed: Seconds since the task's first attempt started (waits for a
+                rate-limited host left out).
             rng: The random source of the jitter.
 
         Returns:
@@ -160,7 +198,8 @@ class RetryPolicy:
         hold_key = server_wait is not None or isinstance(exc, RateLimited)
         backoff = self.delay(attempts - 1, rng=rng)
         wait = backoff if server_wait is None else min(server_wait, self.max_retry_after)
-        if outcome == "retry" and (attempts >= self.max_attempts or elapsed + wait > self.deadline):
+        exhausted = attempts >= self.max_attempts or elapsed + wait > self.deadline
+        if outcome == "retry" and exhausted and not isinstance(exc, RateLimited):
             outcome = "fail"  # exhausted: the last error ends the task
         return Decision(outcome, wait, hold_key)
 

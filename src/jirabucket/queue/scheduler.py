@@ -11,6 +11,11 @@ Rules, per key (e.g. one host):
 - a hold (cool-down): nothing of the key starts until it ends; then the waiting
   tasks are released one by one at random offsets within ``stagger`` seconds,
   so the server does not see them all at the same instant;
+- rate limiting (:meth:`Scheduler.throttle`): a 429 holds the whole key, for
+  the server's ``Retry-After`` or else for a backoff that grows with each 429
+  in a row; without ``Retry-After`` one task (the probe) goes first when the
+  hold ends and the others follow only once it got an answer other than 429;
+  past the policy's ``rate_limit_max_wait`` the key gives up;
 - tasks with the same sub-key run one at a time, in submission order, and a
   task keeps its sub-key across its retries;
 - otherwise first come, first served; a retry that comes due goes first.
@@ -28,11 +33,13 @@ import math
 import random
 from collections import deque
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from jirabucket.queue.limits import KeyLimit, TokenBucket
+from jirabucket.queue.policy import RetryPolicy
 
-__all__ = ["KeyLoad", "Schedulable", "Scheduler"]
+__all__ = ["KeyLoad", "Schedulable", "Scheduler", "Throttle"]
 
 
 class Schedulable(Protocol):
@@ -58,13 +65,35 @@ _WAKE = 0  # look at a key again (its hold ended, or its next token is there)
 _RETRY = 1  # a task's retry is due
 _RELEASE = 2  # a task released from a hold has waited out its stagger
 
+# What a key's gate says to the next waiting task.
+_OPEN, _CLOSED, _PROBE = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """What a 429 did to its key (see :meth:`Scheduler.throttle`).
+
+    Args:
+        wait: Seconds until the task's next attempt at the earliest (the key's wait).
+        started: A new wait of the key began with this 429 (report it); ``False``
+            when the task joined a wait already running, or when the key gave up.
+        given_up: The key has been rate limited longer than ``rate_limit_max_wait``:
+            the task is still in flight, to be failed, and the key's other tasks too.
+        limited_for: Seconds the key's waits add up to since its first 429 in a row.
+    """
+
+    wait: float
+    started: bool
+    given_up: bool
+    limited_for: float
+
 
 class _Key(Generic[T]):
     """The limits, hold, waiting tasks and load of one key."""
 
     __slots__ = (
-        "bucket", "busy", "free", "held_until", "in_flight", "limit", "name", "pending",
-        "reserved", "stagger", "sub_waiting", "waiting", "wake_at",
+        "bucket", "busy", "free", "held_until", "in_flight", "limit", "limited_for", "name", "pending",
+        "probe", "probe_next", "reserved", "stagger", "strikes", "sub_waiting", "waiting", "wake_at",
     )
 
     def __init__(self, name: str, limit: KeyLimit, now: float) -> None:
@@ -75,6 +104,10 @@ class _Key(Generic[T]):
         self.free = self.bucket is None
         self.held_until = -math.inf
         self.stagger = 0.0
+        self.probe_next = False  # when the hold ends, one task goes first
+        self.probe: T | None = None  # that task, while it runs: the others wait for its answer
+        self.strikes = 0  # 429s in a row
+        self.limited_for = 0.0  # seconds of waits since the first of them
         self.wake_at: float | None = None
         self.in_flight = 0  # handed out by due() and not yet back
         self.reserved = 0  # released from a hold, waiting out their stagger
@@ -156,6 +189,8 @@ class Scheduler(Generic[T]):
         self.in_flight -= 1
         ks.pending -= 1
         self.pending -= 1
+        if ks.strikes:
+            self._answered(task, ks)
         subkey = task.subkey
         if subkey is not None and ks.busy.get(subkey) is task:
             del ks.busy[subkey]
@@ -181,6 +216,8 @@ class Scheduler(Generic[T]):
         ks = self._keys[task.key]
         ks.in_flight -= 1
         self.in_flight -= 1
+        if ks.strikes:
+            self._answered(task, ks)
         if ks.held_until >= at:
             ks.waiting.appendleft(task)
         else:
@@ -206,6 +243,86 @@ class Scheduler(Generic[T]):
             ks.stagger = stagger
             ks.free = False
             self._wake_key(ks, until)
+
+    def throttle(
+        self, task: T, *, now: float, server_wait: float | None, policy: RetryPolicy,
+        instant: bool = False,
+    ) -> Throttle:
+        """A task handed out by :meth:`due` was answered 429: rate-limit its whole key.
+
+        The first 429 in a row (or the probe's) starts a wait of the key: the
+        server's ``server_wait``, or ``policy.rate_limit_delay`` of the number of
+        429s in a row. The task waits at the head of the key's line. A 429 of a
+        task that was already running when the wait began joins that wait
+        without making it longer. When the waits of the key would add up to more
+        than ``policy.rate_limit_max_wait``, the key gives up: the task stays in
+        flight for the caller to fail (with :meth:`done`), and :meth:`evict`
+        hands over the key's other tasks.
+
+        Args:
+            task: The task.
+            now: The current clock time.
+            server_wait: Seconds the server asked for (``Retry-After``), if it did.
+            policy: The task's policy (delays and the longest total wait).
+            instant: Compute and report the wait, but do not wait (test mode).
+
+        Returns:
+            The wait, whether it started now, and whether the key gave up.
+        """
+        ks = self._keys[task.key]
+        if ks.probe is not task and (ks.held_until > now or ks.probe is not None or ks.probe_next):
+            self._requeue(task, ks, now)  # in flight when the key's wait began: wait with the others
+            return Throttle(max(0.0, ks.held_until - now), started=False, given_up=False,
+                            limited_for=ks.limited_for)
+        if ks.probe is task:
+            ks.probe = None
+        wait = policy.rate_limit_delay(ks.strikes, rng=self._rng) if server_wait is None else server_wait
+        if ks.limited_for + wait > policy.rate_limit_max_wait:
+            limited_for = ks.limited_for
+            ks.strikes, ks.limited_for = 0, 0.0
+            ks.free = ks.bucket is None and ks.held_until == -math.inf and not ks.probe_next
+            return Throttle(0.0, started=False, given_up=True, limited_for=limited_for)
+        ks.strikes += 1
+        ks.limited_for += wait
+        stagger = 0.0 if instant else policy.base_delay
+        self.hold(task.key, until=now if instant else now + wait, stagger=stagger, now=now)
+        ks.probe_next = server_wait is None
+        self._requeue(task, ks, now)
+        return Throttle(wait, started=True, given_up=False, limited_for=ks.limited_for)
+
+    def evict(self, key: str) -> list[T]:
+        """Remove and return every task of ``key`` that is not in flight; they count as done.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The tasks (waiting, waiting for their sub-key, or due later).
+        """
+        ks = self._keys.get(key)
+        if ks is None:
+            return []
+        left = list(ks.waiting)
+        ks.waiting.clear()
+        for queued in ks.sub_waiting.values():
+            left.extend(queued)
+        ks.sub_waiting.clear()
+        kept = []
+        for entry in self._heap:
+            if entry[4] is ks and entry[3] is not None:
+                left.append(entry[3])
+                if entry[2] == _RELEASE:
+                    ks.reserved -= 1
+            else:
+                kept.append(entry)
+        heapq.heapify(kept)
+        self._heap = kept
+        for task in left:
+            if task.subkey is not None and ks.busy.get(task.subkey) is task:
+                del ks.busy[task.subkey]
+        ks.pending -= len(left)
+        self.pending -= len(left)
+        return left
 
     # --- queries ----------------------------------------------------------------
 
@@ -301,24 +418,50 @@ class Scheduler(Generic[T]):
                     waiting.popleft()  # its resource is busy: wait behind the holder
                     ks.sub_waiting.setdefault(subkey, deque()).append(task)
                     continue
-            if not ks.free and not self._may_start(ks, now):
-                return
+            if not ks.free:
+                gate = self._gate(ks, now)
+                if gate == _CLOSED:
+                    return
+                if gate == _PROBE:
+                    waiting.popleft()
+                    ks.probe_next = False
+                    ks.probe = task  # alone until it is answered
+                    self._start(task, ks)
+                    return
             waiting.popleft()
             self._start(task, ks)
 
-    def _may_start(self, ks: _Key[T], now: float) -> bool:
-        """Check the hold and the token bucket of a key."""
+    def _gate(self, ks: _Key[T], now: float) -> int:
+        """Whether the next task of a key that is not free may start: hold, probe, bucket."""
+        if ks.probe is not None:
+            return _CLOSED
         if ks.held_until > -math.inf:
             if ks.held_until > now:
                 self._wake_key(ks, ks.held_until)
-                return False
-            self._end_hold(ks)
-            return False  # the released tasks start after their stagger
+                return _CLOSED
+            if not ks.probe_next:
+                self._end_hold(ks)
+                return _CLOSED  # the released tasks start after their stagger
+            ks.held_until = -math.inf  # the wait is over; one task probes the server
         bucket = ks.bucket
         if bucket is not None and not bucket.take(now):
             self._wake_key(ks, bucket.ready_at(now))
-            return False
-        return True
+            return _CLOSED
+        return _PROBE if ks.probe_next else _OPEN
+
+    def _answered(self, task: T, ks: _Key[T]) -> None:
+        """A task of a key rate-limited lately ended without a 429."""
+        if ks.probe is task:
+            ks.probe = None  # the server takes requests again: everyone may go
+            ks.free = ks.bucket is None and ks.held_until == -math.inf and not ks.probe_next
+        if ks.probe is None and not ks.probe_next and ks.held_until == -math.inf:
+            ks.strikes, ks.limited_for = 0, 0.0  # the rate limit is over
+
+    def _requeue(self, task: T, ks: _Key[T], now: float) -> None:
+        ks.in_flight -= 1
+        self.in_flight -= 1
+        ks.waiting.appendleft(task)
+        self._pump(ks, now)
 
     def _end_hold(self, ks: _Key[T]) -> None:
         """Release up to ``concurrency`` waiting tasks, each after a random stagger.

@@ -35,7 +35,7 @@ class Task:
 
     __slots__ = (
         "args", "attempts", "first_at", "future", "handler", "id", "idem_key",
-        "idempotent", "key", "operation", "policy", "started", "subkey",
+        "idempotent", "key", "operation", "policy", "started", "subkey", "throttled", "waited",
     )
 
     def __init__(
@@ -55,6 +55,8 @@ class Task:
         self.attempts = 0
         self.first_at = 0.0  # clock time of the first attempt
         self.started = False
+        self.throttled = 0  # attempts answered 429 (they do not count against max_attempts)
+        self.waited = 0.0  # seconds waited for a rate-limited key (not against the deadline)
 
     def again(self) -> Task:
         """Return a fresh copy (new future, attempts from zero) to submit once more.

@@ -23,19 +23,27 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
-from dataclasses import replace
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Literal
 
-from jirabucket.errors import OutcomeUnknown
+from jirabucket.errors import OutcomeUnknown, RateLimited
 from jirabucket.queue import lifecycle
 from jirabucket.queue.clock import SteppedClock
-from jirabucket.queue.events import AttemptEvent, AttemptHook, CloseReport, Counters, QueueStats
+from jirabucket.queue.events import (
+    AttemptEvent,
+    AttemptHook,
+    CloseReport,
+    Counters,
+    QueueStats,
+    WaitEvent,
+    WaitHook,
+)
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
 from jirabucket.queue.journal import DeadLetter, Journal, StoredTask
 from jirabucket.queue.limits import KeyLimit
-from jirabucket.queue.policy import RetryPolicy
+from jirabucket.queue.policy import Decision, Outcome, RetryPolicy
 from jirabucket.queue.scheduler import Scheduler
 from jirabucket.queue.task import Handler, Task
 from jirabucket.queue.testing import is_testing, testing_seed
@@ -52,6 +60,17 @@ _Outcome = Literal["success", "retry", "failed"]
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """The fate of a failed attempt, decided under the lock and carried out after it."""
+
+    outcome: Outcome
+    wait: float
+    error: BaseException
+    wait_event: WaitEvent | None = None
+    evicted: list[Task] = field(default_factory=list)  # the key gave up: tasks to fail unstarted
 
 
 class _WorkerState(threading.local):
@@ -73,6 +92,8 @@ class TaskQueue:
         limits: Limits per key; keys not listed get ``default_limit``.
         default_limit: Limits of unlisted keys (4 in flight per key by default).
         hooks: Called after every attempt.
+        wait_hooks: Called when a key starts waiting (rate limited, or a server asked
+            for a pause), e.g. to print "Bitbucket rate limit: waiting 60 s".
         clock: Monotonic clock in seconds (injectable for tests; a
             :class:`~jirabucket.queue.ManualClock` wakes the queue when advanced).
         seed: Seed of the jitter (``set_testing``'s seed while test mode is on).
@@ -85,7 +106,7 @@ class TaskQueue:
         journal: Journal | None = None, limits: Mapping[str, KeyLimit] | None = None,
         default_limit: KeyLimit = _DEFAULT_LIMIT, hooks: Sequence[AttemptHook] = (),
         clock: Callable[[], float] | None = None, seed: int | None = None,
-        exit_timeout: float = 10.0,
+        exit_timeout: float = 10.0, wait_hooks: Sequence[WaitHook] = (),
     ) -> None:
         if workers < 1 or max_pending < 1:
             raise ValueError("TaskQueue needs at least one worker and max_pending >= 1")
@@ -100,6 +121,7 @@ class TaskQueue:
         self._limits = dict(limits or {})
         self._default_limit = default_limit
         self._hooks = tuple(hooks)
+        self._wait_hooks = tuple(wait_hooks)
         self._clock = clock or time.monotonic
         self._rng = random.Random(seed)
         self._exit_timeout = exit_timeout
@@ -404,34 +426,87 @@ class TaskQueue:
         policy = task.policy
         with self._lock:  # under the lock: seeded jitter is drawn in a deterministic order
             now = self._clock()
-            decision = policy.decide(exc, idempotent=task.idempotent, attempts=task.attempts,
-                                     elapsed=now - task.first_at, rng=self._rng)
-            wait = decision.wait
-            due = now + (0.0 if is_testing() else wait)  # test mode: computed, reported, not waited
-            if decision.hold_key:
-                stagger = 0.0 if is_testing() else policy.base_delay
-                self._scheduler.hold(task.key, until=due, stagger=stagger, now=now)
-            retry = decision.outcome == "retry"
+            decision = policy.decide(exc, idempotent=task.idempotent, attempts=task.attempts - task.throttled,
+                                     elapsed=now - task.first_at - task.waited, rng=self._rng)
             stopped = self._stopped
-            if retry:
+            if stopped:
+                verdict = _Verdict(decision.outcome, decision.wait, exc)
+            elif decision.outcome == "retry" and isinstance(exc, RateLimited):
+                verdict = self._throttle(task, exc, decision.wait, now)
+            else:
+                verdict = self._reschedule(task, exc, decision, now)
+            if verdict.outcome == "retry":
                 self._totals.retried += 1
                 self._per_key[task.key].retried += 1
-                if not stopped:
-                    self._scheduler.retry(task, at=due, now=now)
-                    self._dispatch(now)
-        if not retry:
-            self._fail(task, exc, unknown=decision.outcome == "unknown")
+        if verdict.wait_event is not None:
+            self._emit_wait(verdict.wait_event)
+        if verdict.outcome != "retry":
+            self._fail(task, verdict.error, unknown=verdict.outcome == "unknown")
+            for other in verdict.evicted:
+                self._fail(other, verdict.error, unknown=False, in_flight=False)
         elif stopped:
             self._abandon(task, exc)
         else:
             if self._journal is not None:
                 self._journal.record_attempts(task.id, task.attempts)
             _log.debug("%s on %s: attempt %d failed (%s); retrying in %.2fs",
-                       task.operation, task.key, task.attempts, _describe(exc), wait)
+                       task.operation, task.key, task.attempts, _describe(exc), verdict.wait)
             if self._hooks:
-                self._emit(task, "retry", _describe(exc), wait)
+                self._emit(task, "retry", _describe(exc), verdict.wait)
 
-    def _fail(self, task: Task, exc: BaseException, *, unknown: bool) -> None:
+    def _throttle(self, task: Task, exc: RateLimited, server_wait: float, now: float) -> _Verdict:
+        """A 429: the scheduler rate-limits the task's whole key (lock held)."""
+        throttle = self._scheduler.throttle(
+            task, now=now, server_wait=None if exc.retry_after is None else server_wait,
+            policy=task.policy, instant=is_testing(),
+        )
+        if throttle.given_up:
+            error = self._gave_up(task, exc, throttle.limited_for)
+            return _Verdict("fail", 0.0, error, evicted=self._scheduler.evict(task.key))
+        task.throttled += 1
+        task.waited += throttle.wait
+        self._dispatch(now)
+        event = None
+        if throttle.started:
+            event = WaitEvent(task.key, throttle.wait, "rate_limited", exc.retry_after is not None,
+                              throttle.limited_for)
+        return _Verdict("retry", throttle.wait, exc, wait_event=event)
+
+    def _reschedule(self, task: Task, exc: BaseException, decision: Decision, now: float) -> _Verdict:
+        """Any other failed attempt: retry it later, or let it fail (lock held)."""
+        wait, testing = decision.wait, is_testing()
+        due = now + (0.0 if testing else wait)  # test mode: computed and reported, not waited
+        event = None
+        if decision.hold_key:  # the server asked for a pause: every task of the key waits
+            self._scheduler.hold(task.key, until=due, stagger=0.0 if testing else task.policy.base_delay,
+                                 now=now)
+            event = WaitEvent(task.key, wait, "unavailable", True, wait)
+        if decision.outcome == "retry":
+            self._scheduler.retry(task, at=due, now=now)
+            self._dispatch(now)
+        return _Verdict(decision.outcome, wait, exc, wait_event=event)
+
+    @staticmethod
+    def _gave_up(task: Task, exc: RateLimited, limited_for: float) -> RateLimited:
+        error = RateLimited(
+            f"{task.key} stayed rate limited: its waits added up to {limited_for:.0f} s and the next one"
+            f" would pass rate_limit_max_wait ({task.policy.rate_limit_max_wait:.0f} s); giving up its tasks"
+            f" ({exc})",
+            status=exc.status, retry_after=exc.retry_after, method=exc.method, url=exc.url,
+        )
+        error.__cause__ = exc
+        return error
+
+    def _emit_wait(self, event: WaitEvent) -> None:
+        _log.info("%s: waiting %.0f s (%s)", event.key, event.seconds, event.reason)
+        for hook in self._wait_hooks:
+            try:
+                hook(event)
+            except Exception:
+                _log.exception("wait hook %r raised; ignored", hook)
+
+    def _fail(self, task: Task, exc: BaseException, *, unknown: bool, in_flight: bool = True) -> None:
+        """End a task with an error; ``in_flight=False`` for one the scheduler gave back unstarted."""
         error = exc
         if unknown:
             error = OutcomeUnknown(
@@ -444,13 +519,19 @@ class TaskQueue:
         text = _describe(error)
         if self._journal is not None:
             self._worker.receipt = self._journal.record_dead(task.id, task.attempts, text, prompt=True)
-        task.future.set_exception(error)
+        try:
+            task.future.set_exception(error)
+        except InvalidStateError:  # an unstarted task given up with its key was cancelled meanwhile
+            _log.debug("future of %s already ended", task.operation)
         with self._lock:
             self._totals.failed += 1
             self._per_key[task.key].failed += 1
             if self._journal is None:
                 self._remember_dead(task, text)
-            self._finish(task)
+            if in_flight:
+                self._finish(task)
+            else:
+                self._settle(task)
         _log.warning("%s on %s failed after %d attempt(s): %s",
                      task.operation, task.key, task.attempts, text)
         if self._hooks:
@@ -483,6 +564,10 @@ class TaskQueue:
         now = self._clock()
         self._scheduler.done(task, now)
         self._dispatch(now)
+        self._settle(task)
+
+    def _settle(self, task: Task) -> None:
+        """Forget a task that left the scheduler; wake who waits for room or for idle (lock held)."""
         if task.idem_key is not None and self._idem.get(task.idem_key) is task:
             del self._idem[task.idem_key]
         if self._full_waiters:
