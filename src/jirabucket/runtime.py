@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jirabucket.clients import BitbucketClient, JiraClient
 from jirabucket.config import Settings
-from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue
+from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue, WaitHook
 from jirabucket.statedir import DB_NAME, STATE_FAILURES, ensure_state_dir, state_error
 from jirabucket.tokens import BitbucketToken, JiraToken
 
@@ -43,13 +43,17 @@ class Runtime:
     bitbucket: BitbucketClient
 
 
-def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[AttemptHook] = ()) -> TaskQueue:
+def build_queue(
+    settings: Settings, *, journal: Journal | None, hooks: Sequence[AttemptHook] = (),
+    wait_hooks: Sequence[WaitHook] = (),
+) -> TaskQueue:
     """Build the queue with the settings' workers, attempts and per-host limits.
 
     Args:
         settings: The settings.
         journal: The durable journal, or ``None`` for an in-memory queue.
         hooks: Attempt hooks (progress, logging).
+        wait_hooks: Called when a host starts waiting (rate limited), e.g. to tell the user.
 
     Returns:
         A started queue.
@@ -71,11 +75,14 @@ def build_queue(settings: Settings, *, journal: Journal | None, hooks: Sequence[
         )
     return TaskQueue(
         workers=q.workers,
-        policy=RetryPolicy(max_attempts=q.max_attempts, max_delay=q.max_delay),
+        policy=RetryPolicy(
+            max_attempts=q.max_attempts, max_delay=q.max_delay, rate_limit_max_wait=q.rate_limit_max_wait
+        ),
         journal=journal,
         limits=limits,
         default_limit=KeyLimit(concurrency=q.per_host_concurrency),
         hooks=hooks,
+        wait_hooks=wait_hooks,
     )
 
 
@@ -100,6 +107,7 @@ def open_runtime(
     bitbucket_token: BitbucketToken,
     durable: bool = True,
     hooks: Sequence[AttemptHook] = (),
+    wait_hooks: Sequence[WaitHook] = (),
 ) -> Iterator[Runtime]:
     """Open the queue and the clients; close them all on exit.
 
@@ -109,12 +117,13 @@ def open_runtime(
         bitbucket_token: The Bitbucket credential.
         durable: Keep a journal in the state directory (off for dry runs).
         hooks: Attempt hooks.
+        wait_hooks: Called when a host starts waiting (rate limited).
 
     Yields:
         The runtime.
     """
     journal = open_journal(settings.state_dir) if durable else None
-    queue = build_queue(settings, journal=journal, hooks=hooks)
+    queue = build_queue(settings, journal=journal, hooks=hooks, wait_hooks=wait_hooks)
     jira = JiraClient(settings.jira.url, jira_token, flavor=settings.jira.flavor, queue=queue, timeout=settings.timeout)
     bb = settings.bitbucket
     bitbucket = BitbucketClient(bb.url, bitbucket_token, flavor=bb.flavor, queue=queue, timeout=settings.timeout)

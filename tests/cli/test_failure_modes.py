@@ -209,3 +209,11 @@ def test_unreachable_host_names_host_and_cause(world: World, capsys: pytest.Capt
     assert main(["sync"]) == 1
     line = one_line(capsys.readouterr().err)
     assert f"connection to 127.0.0.1:{port} refused" in line
+
+
+def test_a_rate_limited_host_is_announced_once_per_wait(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    world.jira.rate_limit(0.3, retry_after=1)  # Jira's burst limit: 429 with Retry-After for a moment
+    assert main(["sync"]) == 0
+    out = capsys.readouterr().out
+    waits = [line for line in out.splitlines() if "rate limit: waiting" in line]
+    assert waits and waits[0].startswith("Jira rate limit: waiting 1 s (as it asked")

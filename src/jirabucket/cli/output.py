@@ -12,13 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jirabucket.queue import DeadLetter
+from jirabucket.queue import DeadLetter, WaitEvent, WaitHook
 from jirabucket.sync.report import SyncReport, describe_target
 
 _SHOWN = 5
 
 __all__ = [
     "ProgressBar",
+    "announce_waits",
     "console_for",
     "print_dead_letters",
     "print_plan",
@@ -57,6 +58,21 @@ def progress_bar(console: Console, *, enabled: bool) -> Iterator[ProgressBar]:
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         yield ProgressBar(progress)
+
+
+def announce_waits(console: Console) -> WaitHook:
+    """Return a wait hook that prints one line when a host starts waiting, e.g. for Bitbucket's hourly limit."""
+
+    def announce(event: WaitEvent) -> None:
+        product = "Bitbucket" if event.key.startswith("bitbucket:") else "Jira"
+        why = "rate limit" if event.reason == "rate_limited" else "asked us to come back later"
+        how = "as it asked" if event.server_said else "backing off"
+        console.print(
+            f"{product} {why}: waiting {event.seconds:.0f} s ({how}; {event.limited_for / 60:.1f} min so far)",
+            soft_wrap=True, markup=False,
+        )
+
+    return announce
 
 
 def print_summary(console: Console, report: SyncReport) -> None:

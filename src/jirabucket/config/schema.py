@@ -78,6 +78,7 @@ SCHEMA: _Schema = {
         "per_host_concurrency": _whole(1, MAX_WORKERS),
         "max_attempts": _whole(1, 100),
         "max_delay": _number(0.01, 3600, "seconds"),
+        "rate_limit_max_wait": _number(60, 86_400, "seconds"),
         "timeout": _number(1, 600, "seconds"),
     },
 }

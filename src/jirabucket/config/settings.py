@@ -120,6 +120,7 @@ class QueueSettings:
     max_attempts: int = 8
     max_delay: float = 30.0
     timeout: float = 30.0
+    rate_limit_max_wait: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)

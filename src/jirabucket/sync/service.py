@@ -17,7 +17,7 @@ from typing import Self
 
 from jirabucket.config import Settings
 from jirabucket.credentials import check_fit, verify
-from jirabucket.queue import DeadLetter
+from jirabucket.queue import DeadLetter, WaitHook
 from jirabucket.runtime import Runtime, open_journal, open_runtime
 from jirabucket.statedir import DB_NAME, STATE_FAILURES, StateLock, state_error
 from jirabucket.sync.engine import ProgressCallback, SyncEngine
@@ -54,6 +54,7 @@ class SyncSession:
         jira_token: The Jira credential; from the environment when ``None``.
         bitbucket_token: The Bitbucket credential; from the environment when ``None``.
         durable: Keep the queue's journal (off for dry runs).
+        wait_hooks: Called when a host starts waiting (rate limited), e.g. to tell the user.
 
     Raises:
         ConfigError, StateError, StateLocked, AuthError: On entering, as for :func:`sync`.
@@ -66,17 +67,19 @@ class SyncSession:
         jira_token: JiraToken | None = None,
         bitbucket_token: BitbucketToken | None = None,
         durable: bool = True,
+        wait_hooks: Sequence[WaitHook] = (),
     ) -> None:
         self.settings = settings
         self._tokens = (jira_token, bitbucket_token)
         self._durable = durable
+        self._wait_hooks = tuple(wait_hooks)
         self._stack = contextlib.ExitStack()
         self._parts: tuple[Runtime, StateStore] | None = None
 
     def __enter__(self) -> Self:
         jira_token, bitbucket_token = self._tokens
         self._parts = self._stack.enter_context(
-            _session(self.settings, jira_token, bitbucket_token, durable=self._durable)
+            _session(self.settings, jira_token, bitbucket_token, durable=self._durable, wait_hooks=self._wait_hooks)
         )
         return self
 
@@ -166,6 +169,7 @@ def sync(
     repositories: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     report: SyncReport | None = None,
+    wait_hooks: Sequence[WaitHook] = (),
 ) -> SyncReport:
     """Sync every configured repository once: resume the journal's leftovers, then read and write.
 
@@ -179,6 +183,7 @@ def sync(
         progress: Called with (steps done, steps queued) as work completes.
         report: The report to fill; pass one to read the counts so far if the sync
             raises or is interrupted (the CLI does, for ``--json``).
+        wait_hooks: Called when a host starts waiting (rate limited), e.g. to tell the user.
 
     Returns:
         The report; ``report.failed`` lists work that failed for good (kept as dead letters).
@@ -190,7 +195,9 @@ def sync(
         AuthError: A token was refused.
         JirabucketError: Reading pull requests or issues failed for good.
     """
-    session = SyncSession(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run)
+    session = SyncSession(
+        settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run, wait_hooks=wait_hooks
+    )
     with session:
         return session.sync(full=full, repositories=repositories, progress=progress, report=report)
 
@@ -204,6 +211,7 @@ def sync_pull_request(
     bitbucket_token: BitbucketToken | None = None,
     dry_run: bool = False,
     report: SyncReport | None = None,
+    wait_hooks: Sequence[WaitHook] = (),
 ) -> SyncReport:
     """Sync exactly one pull request (links, comment, transition) and leave the repository's cursor alone.
 
@@ -218,6 +226,7 @@ def sync_pull_request(
         bitbucket_token: The Bitbucket credential; from the environment when ``None``.
         dry_run: Read and plan; write nothing.
         report: The report to fill (see :func:`sync`).
+        wait_hooks: Called when a host starts waiting (see :func:`sync`).
 
     Returns:
         The report.
@@ -226,7 +235,9 @@ def sync_pull_request(
         NotFound: No such repository or pull request.
         ConfigError, StateError, StateLocked, AuthError: As for :func:`sync`.
     """
-    session = SyncSession(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run)
+    session = SyncSession(
+        settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=not dry_run, wait_hooks=wait_hooks
+    )
     with session:
         return session.sync_pull_request(repo, pr_id, report=report)
 
@@ -274,7 +285,8 @@ def failed_work(state_dir: Path) -> list[DeadLetter]:
 
 @contextlib.contextmanager
 def _session(
-    settings: Settings, jira_token: JiraToken | None, bitbucket_token: BitbucketToken | None, *, durable: bool
+    settings: Settings, jira_token: JiraToken | None, bitbucket_token: BitbucketToken | None, *, durable: bool,
+    wait_hooks: Sequence[WaitHook] = (),
 ) -> Iterator[tuple[Runtime, StateStore]]:
     """Tokens checked first, then the lock, the runtime, the state store and the credentials; all closed on exit."""
     jira_token = JiraToken.from_env() if jira_token is None else jira_token
@@ -282,7 +294,9 @@ def _session(
     check_fit(settings, jira_token=jira_token, bitbucket_token=bitbucket_token)
     with (
         StateLock(settings.state_dir),
-        open_runtime(settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=durable) as rt,
+        open_runtime(
+            settings, jira_token=jira_token, bitbucket_token=bitbucket_token, durable=durable, wait_hooks=wait_hooks
+        ) as rt,
         contextlib.closing(StateStore(settings.state_dir)) as store,
     ):
         # Every run proves both tokens first: a run with nothing new must not look green with a dead token.
