@@ -217,3 +217,15 @@ def test_a_rate_limited_host_is_announced_once_per_wait(world: World, capsys: py
     out = capsys.readouterr().out
     waits = [line for line in out.splitlines() if "rate limit: waiting" in line]
     assert waits and waits[0].startswith("Jira rate limit: waiting 1 s (as it asked")
+
+
+def test_a_refused_token_leaves_no_failed_work_behind(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JIRA_TOKEN", "expired-token-value-123")
+    assert main(["sync"]) == 2
+    monkeypatch.setenv("JIRA_TOKEN", world.env["JIRA_TOKEN"])
+    assert main(["sync", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["failed", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"failed": []}  # the refused read was never failed work

@@ -18,6 +18,7 @@ class Submitted:
     key: str
     idempotent: bool
     subkey: str | None
+    durable: bool = True
 
 
 class RecordingQueue:
@@ -36,10 +37,10 @@ class RecordingQueue:
 
     def submit(
         self, operation: str, args: Mapping[str, Any], *, key: str, idempotent: bool,
-        subkey: str | None = None,
+        subkey: str | None = None, durable: bool = True,
     ) -> Future[Any]:
         stored = json.loads(json.dumps(args))
-        self.submitted.append(Submitted(operation, stored, key, idempotent, subkey))
+        self.submitted.append(Submitted(operation, stored, key, idempotent, subkey, durable))
         future: Future[Any] = Future()
         try:
             future.set_result(self.handlers[(key, operation)](stored))

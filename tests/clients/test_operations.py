@@ -119,27 +119,28 @@ def test_queued_method_submits_json_arguments_and_runs_the_declaration_on_the_ap
     assert demo.echo("x", when=when) == "xx@2026-03-01T12:00:00+00:00"
     [task] = recorder.submitted
     assert task == Submitted("demo.echo", {"text": "x", "times": 2, "when": when.isoformat()},
-                             "demo:host", True, None)
+                             "demo:host", True, None, durable=False)
     # The handler ran the same declaration on the in-thread API, with the JSON form.
     assert demo.api.seen == [("echo", "x", "2026-03-01T12:00:00+00:00")]
 
 
 @pytest.mark.parametrize(
-    ("call", "idempotent", "subkey"),
+    ("call", "idempotent", "subkey", "durable"),
     [
-        (lambda c: c.echo("a"), True, None),
-        (lambda c: c.put("item-1", 5), True, "item-1"),
-        (lambda c: c.post("ws/repo", 7), False, "ws/repo#7"),
+        (lambda c: c.echo("a"), True, None, False),
+        (lambda c: c.put("item-1", 5), True, "item-1", True),
+        (lambda c: c.post("ws/repo", 7), False, "ws/repo#7", True),
     ],
     ids=["read", "idempotent-write", "unsafe-write"],
 )
-def test_retry_class_gives_the_idempotent_flag_and_the_subkey(
+def test_retry_class_gives_the_idempotent_flag_the_subkey_and_durability(
     demo: DemoClient, recorder: RecordingQueue, call: Callable[[DemoClient], object],
-    idempotent: bool, subkey: str | None,
+    idempotent: bool, subkey: str | None, durable: bool,
 ) -> None:
     call(demo)
     [task] = recorder.submitted
-    assert (task.idempotent, task.subkey) == (idempotent, subkey)
+    # Reads are never journaled: their caller waits for them, and has their error.
+    assert (task.idempotent, task.subkey, task.durable) == (idempotent, subkey, durable)
 
 
 def test_every_operation_is_registered_under_the_client_key(recorder: RecordingQueue) -> None:

@@ -297,9 +297,9 @@ class TaskSink(Protocol):
 
     def submit(
         self, operation: str, args: Mapping[str, Any], *, key: str, idempotent: bool,
-        subkey: str | None = None,
+        subkey: str | None = None, durable: bool = True,
     ) -> Future[Any]:
-        """Queue a task and return its future."""
+        """Queue a task and return its future (``durable=False``: never journaled, no dead letter)."""
         ...
 
     def close(self) -> object:
@@ -407,6 +407,9 @@ class QueuedRunner:
         future = self.queue.submit(
             operation.name, arguments, key=self.key, idempotent=operation.retry.idempotent,
             subkey=operation.subkey(arguments),
+            # Someone waits for every call made here; a read is worth nothing once that caller is gone,
+            # so only writes are journaled (and become dead letters when they fail for good).
+            durable=operation.retry.writes,
         )
         result: R = future.result()
         return result

@@ -34,15 +34,31 @@ class Task:
     """
 
     __slots__ = (
-        "args", "attempts", "first_at", "future", "handler", "id", "idem_key",
-        "idempotent", "key", "operation", "policy", "started", "subkey", "throttled", "waited",
+        "args",
+        "attempts",
+        "durable",
+        "first_at",
+        "future",
+        "handler",
+        "id",
+        "idem_key",
+        "idempotent",
+        "key",
+        "operation",
+        "policy",
+        "started",
+        "subkey",
+        "throttled",
+        "waited",
     )
 
     def __init__(
         self, operation: str, key: str, args: Mapping[str, Any], handler: Handler, *,
         idempotent: bool, idem_key: str | None, subkey: str | None, policy: RetryPolicy,
+        durable: bool = True,
     ) -> None:
         self.operation = operation
+        self.durable = durable  # kept in the journal (if the queue has one) until done
         self.key = key
         self.args = args
         self.handler = handler
@@ -65,7 +81,7 @@ class Task:
             The new task.
         """
         return Task(self.operation, self.key, self.args, self.handler, idempotent=self.idempotent,
-                    idem_key=self.idem_key, subkey=self.subkey, policy=self.policy)
+                    idem_key=self.idem_key, subkey=self.subkey, policy=self.policy, durable=self.durable)
 
     def __repr__(self) -> str:
         """Name the task by its operation, key and id (never its arguments)."""

@@ -174,7 +174,7 @@ class TaskQueue:
     def submit(
         self, operation: str, args: Mapping[str, Any], *, key: str, idempotent: bool,
         idempotency_key: str | None = None, subkey: str | None = None,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy | None = None, durable: bool = True,
     ) -> Future[Any]:
         """Queue a task and return its future.
 
@@ -186,6 +186,9 @@ class TaskQueue:
             idempotency_key: While a task with this key is pending, return its future.
             subkey: Tasks with the same ``(key, subkey)`` run one at a time.
             policy: This task's retry policy (default: the queue's).
+            durable: Keep it in the journal until done (default). ``False`` for work
+                nobody resumes after a crash, such as a read whose caller waits for it:
+                never stored, and no dead letter when it fails (its caller has the error).
 
         Returns:
             The task's future: its result, or the error that ended it.
@@ -200,9 +203,9 @@ class TaskQueue:
         if handler is None:
             raise UnknownOperation(f"no handler registered for operation {operation!r} on {key!r}")
         task = Task(operation, key, args, handler, idempotent=idempotent, idem_key=idempotency_key,
-                    subkey=subkey, policy=policy or self._policy)
+                    subkey=subkey, policy=policy or self._policy, durable=durable)
         payload = None
-        if self._journal is not None:
+        if self._journal is not None and durable:
             try:
                 payload = json.dumps(args)
             except (TypeError, ValueError) as exc:
@@ -228,7 +231,7 @@ class TaskQueue:
             journal = self._journal
             if stored_id is not None:
                 task.id = stored_id
-            elif journal is None:
+            elif journal is None or not task.durable:
                 task.id = next(self._ids)
             else:
                 task.id = journal.next_id()
@@ -412,7 +415,7 @@ class TaskQueue:
             self._succeeded(task, result)
 
     def _succeeded(self, task: Task, result: object) -> None:
-        if self._journal is not None:
+        if self._journal is not None and task.durable:
             self._worker.receipt = self._journal.record_done(task.id, prompt=True)
         task.future.set_result(result)
         with self._lock:
@@ -447,7 +450,7 @@ class TaskQueue:
         elif stopped:
             self._abandon(task, exc)
         else:
-            if self._journal is not None:
+            if self._journal is not None and task.durable:
                 self._journal.record_attempts(task.id, task.attempts)
             _log.debug("%s on %s: attempt %d failed (%s); retrying in %.2fs",
                        task.operation, task.key, task.attempts, _describe(exc), verdict.wait)
@@ -517,7 +520,7 @@ class TaskQueue:
             )
             error.__cause__ = exc
         text = _describe(error)
-        if self._journal is not None:
+        if self._journal is not None and task.durable:
             self._worker.receipt = self._journal.record_dead(task.id, task.attempts, text, prompt=True)
         try:
             task.future.set_exception(error)
@@ -526,7 +529,7 @@ class TaskQueue:
         with self._lock:
             self._totals.failed += 1
             self._per_key[task.key].failed += 1
-            if self._journal is None:
+            if self._journal is None and task.durable:
                 self._remember_dead(task, text)
             if in_flight:
                 self._finish(task)
@@ -554,7 +557,7 @@ class TaskQueue:
 
     def _cancelled(self, task: Task) -> None:
         """The caller cancelled the future before the task started."""
-        if self._journal is not None:
+        if self._journal is not None and task.durable:
             self._journal.record_done(task.id)
         with self._lock:
             self._finish(task)
