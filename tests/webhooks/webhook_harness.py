@@ -171,11 +171,21 @@ def serving(world: World, *, window: float = 0.05, reconcile_every: float = 0.0)
     )
     try:
         server = WebhookServer(app, host="127.0.0.1", port=0)
-        thread = threading.Thread(target=server.serve, name="test-waitress", daemon=True)
+        crashed: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                server.serve()
+            except BaseException as exc:
+                crashed.append(exc)
+                raise
+
+        thread = threading.Thread(target=serve, name="test-waitress", daemon=True)
         thread.start()
         try:
             yield Served(app, server, Deliverer(server.url, flavor=world.flavor))
         finally:
+            assert not crashed, crashed
             server.stop()
             thread.join(timeout=15)
             assert not thread.is_alive()

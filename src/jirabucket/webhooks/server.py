@@ -46,11 +46,16 @@ class WebhookServer:
             # are refused by waitress from the Content-Length, before they are buffered.
             max_request_body_size=MAX_BODY + 64 * 1024,
             channel_timeout=30, clear_untrusted_proxy_headers=True,
+            asyncore_use_poll=True,  # poll(), not select(): no limit on descriptor numbers
         )
         if not isinstance(server, BaseWSGIServer):  # one host and port make one server
             raise TypeError(f"waitress made a {type(server).__name__} for one address")
         self._server = server
         self._stopping = threading.Event()
+        # stop() pulls the trigger (a write to its pipe) only while it is open: once closed, its fd
+        # number may belong to another file. Re-entrant: a signal handler may run inside _close().
+        self._trigger_lock = threading.RLock()
+        self._trigger_open = True
         self.host = host
         self.port = int(server.getsockname()[1])
 
@@ -64,21 +69,25 @@ class WebhookServer:
         """Handle requests until :meth:`stop`; then stop accepting, finish what runs and close."""
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=_TURN, map=self._map, count=1)
+                wasyncore.loop(timeout=_TURN, use_poll=True, map=self._map, count=1)
         finally:
             self._close()
 
     def stop(self) -> None:
         """Make :meth:`serve` return soon; safe from any thread and from a signal handler."""
         self._stopping.set()
-        self._server.pull_trigger()  # wakes the event loop's poll; a write to a pipe, no lock
+        with self._trigger_lock:
+            if self._trigger_open:
+                self._server.pull_trigger()  # wakes the event loop's poll
 
     def _close(self) -> None:
+        with self._trigger_lock:
+            self._trigger_open = False
         wasyncore.dispatcher.close(self._server)  # the listening socket only: nothing new is accepted
         self._server.task_dispatcher.shutdown(timeout=_HANDLER_GRACE)
         deadline = time.monotonic() + _FLUSH_GRACE
         while time.monotonic() < deadline and any(
             isinstance(ch, HTTPChannel) and ch.total_outbufs_len for ch in list(self._map.values())
         ):
-            wasyncore.loop(timeout=0.05, map=self._map, count=1)
+            wasyncore.loop(timeout=0.05, use_poll=True, map=self._map, count=1)
         wasyncore.close_all(self._map)
