@@ -28,6 +28,7 @@ MODULES = [
     "jirabucket.sync.steps",
     "jirabucket.testing",
     "jirabucket.tokens",
+    "jirabucket.webhooks",
 ]
 
 

@@ -64,6 +64,10 @@ _REASONS = {
 }
 
 
+class _Abandoned(KeyboardInterrupt):
+    """Raised through the sync session at shutdown so it closes as after Ctrl-C: at once, work kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Delivery:
     """What is known of a delivery so far, for its answer and its log line."""
@@ -283,13 +287,14 @@ def create_app(
         closing = opened.pop_all()
 
     def shutdown(grace: float) -> None:
-        with closing:
+        with contextlib.suppress(_Abandoned), closing:
             if not dispatcher.stop(grace):
                 # The sync in flight is still waiting for Jira or Bitbucket: close the queue under it.
                 # Its steps stay in the journal and its pull request stays pending for the next start.
                 _log.warning("the sync in flight did not finish within %.0f s; leaving it for the next start", grace)
                 session.runtime.queue.close(timeout=0)
                 dispatcher.stop(_ABANDON_GRACE)
+                raise _Abandoned  # leave the session as an interrupted run does: no drain of what is in flight
 
     def queue_depth() -> int:
         stats = session.runtime.queue.stats()

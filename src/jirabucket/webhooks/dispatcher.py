@@ -188,6 +188,9 @@ class Dispatcher:
             self._inbox.finish(item)
             self._fail(f"{target}: {exc} (dropped)", exc)
         except Exception as exc:  # transient, auth, state or a bug: keep it and try later
+            if self._stopped():  # the shutdown closed the queue under it: not a failure
+                _log.info("sync of %s interrupted by shutdown; pending for the next start", target)
+                return
             delay = self._backoff(item.attempts)
             self._inbox.postpone(item, delay)
             self._fail(f"{target}: {exc} (retrying in {delay:.0f} s)", exc)
