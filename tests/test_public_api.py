@@ -32,6 +32,7 @@ MODULES = [
     "jirabucket.sync.steps",
     "jirabucket.testing",
     "jirabucket.tokens",
+    "jirabucket.webhooks",
 ]
 
 

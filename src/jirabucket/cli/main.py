@@ -62,6 +62,7 @@ _COMMANDS = {
     "failed": "failed",
     "retry-failed": "failed",
     "demo": "demo",
+    "serve": "serve",
 }
 _CONFIG_HELP = "TOML file (default: $JIRABUCKET_CONFIG or ./jirabucket.toml)"
 
@@ -106,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run a real sync against built-in simulators")
     demo.add_argument("--prs", type=int, default=40, help="pull requests in the generated scenario")
     demo.add_argument("--seed", type=int, default=7, help="seed of the scenario and faults")
+    serve = sub.add_parser("serve", help="receive Bitbucket webhooks: Jira updated within seconds")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080; 0: any free one)")
+    serve.add_argument(
+        "--reconcile-every", metavar="DURATION", default="15m",
+        help="incremental sync of every repository on this timer, e.g. 30s, 15m, 1h; 0: off (default: 15m)",
+    )
+    serve.add_argument("--config", metavar="PATH", help=_CONFIG_HELP)
+    serve.add_argument("-v", "--verbose", action="store_true", help="log each attempt to stderr")
+    serve.set_defaults(json=False, quiet=False)
     for command in (sync, check, gate, rel, failed, retry, demo):
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
         command.add_argument("-v", "--verbose", action="store_true", help="log each attempt to stderr")

@@ -44,6 +44,7 @@ __all__ = [
     "JiraSettings",
     "KeySource",
     "QueueSettings",
+    "ServeSettings",
     "Settings",
     "SyncSettings",
     "config_file",
@@ -140,6 +141,17 @@ class CheckPrSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """How ``jirabucket serve`` takes webhook deliveries in (the ``[serve]`` table).
+
+    ``coalesce_window``: seconds a pull request waits for more deliveries before
+    its one sync (a push, an edit and a review a second apart make one sync).
+    """
+
+    coalesce_window: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a sync needs except the tokens."""
 
@@ -150,6 +162,7 @@ class Settings:
     state_dir: Path
     config_path: Path
     check_pr: CheckPrSettings = field(default_factory=CheckPrSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def timeout(self) -> float:
@@ -248,7 +261,11 @@ def load_settings(
     )
     queue = _queue(data.get("queue", {}), path)
     folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)
-    return Settings(jira, bitbucket, sync, queue, folder, path, _check_pr(data.get("check_pr", {}), path))
+    serve_t, serve_defaults = data.get("serve", {}), ServeSettings()
+    serve = ServeSettings(coalesce_window=float(serve_t.get("coalesce_window", serve_defaults.coalesce_window)))
+    return Settings(
+        jira, bitbucket, sync, queue, folder, path, _check_pr(data.get("check_pr", {}), path), serve
+    )
 
 
 def config_file(env: Mapping[str, str]) -> Path:
