@@ -175,3 +175,29 @@ def test_ctrl_c_stops_it_too_and_a_log_line_per_delivery_never_shows_a_secret(wo
     assert "event=diagnostics:ping" in deliveries[2] and "status=200" in deliveries[2]
     for secret in (SECRET, JIRA_SECRET, BB_SECRET):
         assert secret not in proc.stderr
+
+
+def test_a_second_sigterm_stops_at_once_and_the_pull_request_stays_pending(world: World) -> None:
+    _window(world, 0.05)
+    pr = world.bitbucket.add_pull_request("acme/api", title="ABC-1 login", source_branch="feature/ABC-1")
+    proc = ServeProcess(world, "--reconcile-every", "0")
+    try:
+        proc.deliverer()
+        world.jira.set_faults(Faults(latency=30, methods=("POST",)))
+        assert proc.deliverer().pull_request_event("acme/api", pr).status_code == 202
+        wait_for(lambda: pr_reads(world, pr) == 1, what="the sync under way")
+        proc.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "stopped accepting" in proc.stderr)
+    finally:
+        proc.proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 143, proc.stderr
+    assert "terminated (SIGTERM)" in proc.stderr.splitlines()[-1]
+    world.jira.set_faults(Faults())
+    again = ServeProcess(world, "--reconcile-every", "0")
+    try:
+        deliver = again.deliverer()
+        wait_for(lambda: deliver.health()["pending_pull_requests"] == 0 and world.jira.issue("ABC-1").comments)
+    finally:
+        again.proc.send_signal(signal.SIGTERM)
+        assert again.wait() == 0, again.stderr

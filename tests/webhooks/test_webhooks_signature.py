@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import json
 import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from webhook_harness import SECRET, Served, cloud_payload, empty_world, serving, sign
 
 from jirabucket.errors import ConfigError
@@ -136,3 +138,14 @@ def test_unsigned_garbage_is_401_not_400(served: Served) -> None:
 def test_well_signed_delivery_is_202(world: World, served: Served) -> None:
     pr = world.bitbucket.add_pull_request("acme/api", title="ABC-1", source_branch="b")
     assert served.deliver.post("pullrequest:created", cloud_payload("acme/api", pr)).status_code == 202
+
+
+def test_the_signature_may_come_as_x_hub_signature_256(world: World, served: Served) -> None:
+    pr = world.bitbucket.add_pull_request("acme/api", title="ABC-1", source_branch="b")
+    body = json.dumps(cloud_payload("acme/api", pr)).encode()
+    headers = {"X-Event-Key": "pullrequest:created", "X-Request-UUID": "u-1", "X-Hub-Signature-256": sign(body)}
+    answer = requests.post(f"{served.deliver.url}/webhooks/bitbucket", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 202
+    headers.update({"X-Request-UUID": "u-2", "X-Hub-Signature-256": sign(body, secret="wrong")})
+    answer = requests.post(f"{served.deliver.url}/webhooks/bitbucket", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 401

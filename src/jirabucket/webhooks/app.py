@@ -204,7 +204,9 @@ class WebhookApp:
         body = _read_body(environ)
         if body is None:
             return seen.ends(413, "body too large")
-        check = self._secret.check(body, environ.get("HTTP_X_HUB_SIGNATURE"))
+        # Atlassian documents X-Hub-Signature; some say Cloud sends X-Hub-Signature-256 (same value): read either.
+        signature = environ.get("HTTP_X_HUB_SIGNATURE") or environ.get("HTTP_X_HUB_SIGNATURE_256")
+        check = self._secret.check(body, signature)
         if check is not Signature.VALID:
             return seen.ends(401, f"signature {check.value}")
         try:

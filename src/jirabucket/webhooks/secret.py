@@ -4,6 +4,9 @@ Bitbucket Cloud and Data Center sign the raw request body of a webhook that has
 a secret: ``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)>``. Anything
 else — no header, another algorithm (GitHub's ``sha1=``), a value that is not 64
 hex digits, a wrong digest — is refused, and the comparison takes constant time.
+(Atlassian documents ``X-Hub-Signature``; some third-party pages say Cloud names it
+``X-Hub-Signature-256``, so the application reads that one when the first is
+absent — a guess that costs nothing, the value and its check being the same.)
 
 The secret comes from ``JIRABUCKET_WEBHOOK_SECRET`` or, read like the tokens
 with exactly one trailing newline stripped, the file named by
