@@ -6,6 +6,7 @@ the scheduler keeps per key. Both are pure: time is a number passed in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["KeyLimit", "TokenBucket"]
@@ -87,4 +88,13 @@ class TokenBucket:
             The clock time of the next token (``now`` if one is there).
         """
         self._refill(now)
-        return now + max(0.0, 1.0 - self._tokens) / self._rate
+        tokens, rate, last = self._tokens, self._rate, self._last
+        if tokens >= 1.0:
+            return now
+        ready = last + (1.0 - tokens) / rate
+        # Float rounding may leave the refill at ``ready`` a hair short of a token; a wake-up
+        # then would find none and look again at the same instant for ever. Step up to the
+        # first time at which the refill, computed as take() computes it, reaches the token.
+        while tokens + (ready - last) * rate < 1.0:
+            ready = math.nextafter(ready, math.inf)
+        return max(ready, now)

@@ -55,7 +55,7 @@ _log = logging.getLogger("jirabucket.queue")
 _DEFAULT_POLICY = RetryPolicy()
 _DEFAULT_LIMIT = KeyLimit()
 
-_Outcome = Literal["success", "retry", "failed"]
+_EventOutcome = Literal["success", "retry", "failed"]
 
 
 def _describe(exc: BaseException) -> str:
@@ -592,7 +592,7 @@ class TaskQueue:
         except Exception:  # it ended meanwhile (cancelled, or set by its worker)
             _log.debug("future of %s already ended", task.operation)
 
-    def _emit(self, task: Task, outcome: _Outcome, error: str | None, delay: float | None) -> None:
+    def _emit(self, task: Task, outcome: _EventOutcome, error: str | None, delay: float | None) -> None:
         event = AttemptEvent(task.operation, task.key, task.attempts, outcome, error, delay,
                              self._clock() - task.first_at)
         for hook in self._hooks:
