@@ -286,3 +286,18 @@ def test_in_memory_dead_letters_are_one_per_idempotency_key_too() -> None:
         [letter] = q.dead_letters()
         assert (letter.args, letter.attempts, letter.idempotency_key) == ({"n": 2}, 3, "same")
         assert q.discard_dead_letters(["same"]) == 1 and q.dead_letters() == []
+
+
+def test_grouped_completions_leave_finished_tasks_pending_until_the_group_commit(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    for prompt, expected_pending in ((True, 0), (False, 1)):
+        journal = Journal(path, commit_interval=3600.0, prompt_completions=prompt)  # no timed commit
+        journal.record_submit((journal.next_id(), "op", KEY, "{}", None, True, None))
+        journal.flush()
+        task_id = journal.pending()[0].id
+        receipt = journal.record_done(task_id, prompt=True)
+        journal.wait_committed(receipt)
+        other = Journal(path)  # another connection sees what a crash would leave
+        assert other.pending_count() == expected_pending
+        other.close()
+        journal.close()  # commits the rest

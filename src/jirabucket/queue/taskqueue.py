@@ -393,8 +393,8 @@ class TaskQueue:
         receipt = self._worker.receipt
         if receipt and self._journal is not None:
             # This worker's previous task is committed as done before a new one starts,
-            # so a crash re-runs at most one task per worker. Usually the writer thread
-            # committed it while this worker took its next task: no wait.
+            # so a crash re-runs at most one task per worker. Often another worker's commit
+            # took it along; else this worker commits every completion buffered so far.
             self._journal.wait_committed(receipt)
             self._worker.receipt = 0
         if self._stopped:
