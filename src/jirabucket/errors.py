@@ -16,7 +16,8 @@ excerpt that never contains a secret, and the server's requested wait::
         │   └── OutcomeUnknown      a non-idempotent write failed mid-flight: it may have happened
         └── PermanentError          any other 4xx: the request will never succeed as sent
 
-The queue retries :class:`RateLimited` and :class:`TransientError` (see
+The queue retries :class:`RateLimited` and :class:`TransientError`, and a bare
+handler's builtin ``ConnectionError`` and ``TimeoutError`` (see
 :mod:`jirabucket.queue.policy`); everything else fails the task at once.
 """
 
