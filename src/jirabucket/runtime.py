@@ -15,6 +15,7 @@ from pathlib import Path
 from jirabucket.clients import BitbucketClient, JiraClient
 from jirabucket.config import Settings
 from jirabucket.queue import AttemptHook, Journal, KeyLimit, RetryPolicy, TaskQueue, WaitHook
+from jirabucket.queue.clock import Clock
 from jirabucket.statedir import DB_NAME, STATE_FAILURES, ensure_state_dir, state_error
 from jirabucket.tokens import BitbucketToken, JiraToken
 
@@ -45,7 +46,7 @@ class Runtime:
 
 def build_queue(
     settings: Settings, *, journal: Journal | None, hooks: Sequence[AttemptHook] = (),
-    wait_hooks: Sequence[WaitHook] = (),
+    wait_hooks: Sequence[WaitHook] = (), clock: Clock | None = None,
 ) -> TaskQueue:
     """Build the queue with the settings' workers, attempts and per-host limits.
 
@@ -54,6 +55,7 @@ def build_queue(
         journal: The durable journal, or ``None`` for an in-memory queue.
         hooks: Attempt hooks (progress, logging).
         wait_hooks: Called when a host starts waiting (rate limited), e.g. to tell the user.
+        clock: The queue's clock (a benchmark's :class:`~jirabucket.queue.ManualClock`); real time when ``None``.
 
     Returns:
         A started queue.
@@ -83,6 +85,7 @@ def build_queue(
         default_limit=KeyLimit(concurrency=q.per_host_concurrency),
         hooks=hooks,
         wait_hooks=wait_hooks,
+        clock=clock,
     )
 
 
