@@ -1,11 +1,14 @@
 """Benchmark: ``jirabucket serve`` — deliveries taken in per second, and delivery → Jira write delay.
 
-Three measurements against the simulators (Jira Cloud and Bitbucket Cloud on loopback):
+Four measurements against the simulators (Jira Cloud and Bitbucket Cloud on loopback):
 
 * **intake**: signed ``pullrequest:updated`` deliveries POSTed by 8 client threads
   (keep-alive) to the app on waitress (4 threads), each recorded durably
   (SQLite, ``synchronous=FULL``) before its 202. The coalescing window is an
   hour, so no sync competes for the CPU: this is the receiver alone.
+* **coalescing**: 100 deliveries for 10 pull requests in a burst (8 clients) at the
+  default window; the syncs are counted from Bitbucket's request log (one GET of
+  the pull request by id each).
 * **delay**: simulators at 30 ms per request; one delivery per pull request,
   one every ``SPACING`` seconds; the delay is from sending the delivery to the
   pull request's remote link being in Jira (polled every 5 ms). Once with the
@@ -33,7 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
@@ -226,6 +229,39 @@ def delay(window: float, spacing: float = SPACING) -> tuple[list[float], float]:
         return delays, statistics.mean(delays) - window
 
 
+def coalescing(deliveries: int = 100, prs: int = 10) -> tuple[int, float]:
+    """Syncs made for a burst of ``deliveries`` spread over ``prs`` PRs (default window), and the burst's length (s).
+
+    A sync is counted as Bitbucket's request log shows it: one GET of the pull request by id.
+    """
+    with world() as w:
+        ids = []
+        for n in range(1, prs + 1):
+            w.jira.add_issue(f"ABC-{n}", status="To Do")
+            ids.append(w.bitbucket.add_pull_request(REPO, title=f"ABC-{n} change", source_branch=f"feature/ABC-{n}"))
+        with served(w, window=2.0) as (app, url):
+            local = threading.local()
+
+            def post(n: int) -> int:
+                if not hasattr(local, "session"):
+                    local.session = requests.Session()
+                body, headers = delivery(ids[n % prs])
+                return int(local.session.post(f"{url}/webhooks/bitbucket", data=body, headers=headers, timeout=30)
+                           .status_code)
+
+            start = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(post, range(deliveries)))
+            burst = time.perf_counter() - start
+            assert codes == [202] * deliveries
+            deadline = time.monotonic() + 60
+            while app.health()[1]["pending_pull_requests"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+        reads = sum(1 for r in w.bitbucket.requests if r.method == "GET" and "/pullrequests/" in r.path
+                    and r.path.rsplit("/", 1)[1].isdigit())
+        return reads, burst
+
+
 def cron_run() -> float:
     """Seconds an incremental sync takes to pick up one changed PR (after a first full run)."""
     with world(LATENCY) as w:
@@ -247,6 +283,8 @@ def main() -> None:
     print(f"intake: {INTAKE_DELIVERIES} signed deliveries for {INTAKE_PRS} PRs from {INTAKE_CLIENTS} client processes, "
           f"4 server threads, each committed (synchronous=FULL) before its 202")
     print(f"  {rate:,.0f} deliveries/s accepted; 202 round trip p50 {p50_ms:.1f} ms, p95 {p95_ms:.1f} ms")
+    syncs, burst = coalescing()
+    print(f"\ncoalescing: 100 deliveries for 10 PRs in {burst:.2f} s (8 clients, window 2 s) -> {syncs} syncs")
     print(f"\ndelay: simulators at {LATENCY * 1000:.0f} ms per request, {DELAY_PRS} PRs, one delivery each, "
           f"one every {SPACING} s; delivery sent -> remote link in Jira (polled every 5 ms)")
     results = {}

@@ -163,8 +163,11 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(world: World, *, window: float = 0.05, reconcile_every: float = 0.0) -> Iterator[Served]:
-    """Open the app on ``world`` and serve it on a free loopback port until the block ends."""
+def serving(world: World, *, window: float | None = 0.05, reconcile_every: float = 0.0) -> Iterator[Served]:
+    """Open the app on ``world`` and serve it on a free loopback port until the block ends.
+
+    ``window=None`` takes the coalescing window from the settings (``[serve] coalesce_window``).
+    """
     app = create_app(
         world.settings(), secret=WebhookSecret(SECRET), jira_token=world.jira_token(),
         bitbucket_token=world.bitbucket_token(), reconcile_every=reconcile_every, coalesce_window=window,

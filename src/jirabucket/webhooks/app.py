@@ -133,6 +133,7 @@ class WebhookApp:
         self._queue_depth = queue_depth
         self._shutdown = shutdown
         self._closed = threading.Event()
+        self._closing = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request (PEP 3333)."""
@@ -157,6 +158,8 @@ class WebhookApp:
 
         200 with ``status: "ok"`` while the dispatcher runs and the inbox can be read; else 503.
         """
+        if self._closed.is_set():
+            return 503, {"status": "stopped"}
         state = self._dispatcher.status()
         doc: dict[str, Any] = {
             "status": "ok",
@@ -180,9 +183,10 @@ class WebhookApp:
 
         What is not finished stays recorded and is synced on the next start. Idempotent.
         """
-        if self._closed.is_set():
-            return
-        self._closed.set()
+        with self._closing:
+            if self._closed.is_set():
+                return
+            self._closed.set()
         atexit.unregister(self.close)
         self._shutdown(grace)
 

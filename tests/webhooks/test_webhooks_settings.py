@@ -1,0 +1,46 @@
+"""``[serve] coalesce_window``: its default, its bounds, and that the app uses it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from webhook_harness import empty_world, serving
+
+from jirabucket.config import ServeSettings
+from jirabucket.errors import ConfigError
+from jirabucket.webhooks import Inbox
+
+
+def test_default_window_is_two_seconds(tmp_path: Path) -> None:
+    with empty_world(tmp_path) as world:
+        assert world.settings().serve == ServeSettings(coalesce_window=2.0)
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("0.25", True), ("60", True), ("-1", False), ("61", False),
+                                           ('"2s"', False), ("true", False)])
+def test_window_bounds(tmp_path: Path, value: str, ok: bool) -> None:
+    with empty_world(tmp_path) as world:
+        world.configure("[queue]", f"[serve]\ncoalesce_window = {value}\n[queue]")
+        if ok:
+            assert world.settings().serve.coalesce_window == float(value)
+        else:
+            with pytest.raises(ConfigError, match=r"serve\.coalesce_window must be seconds from 0 to 60"):
+                world.settings()
+
+
+def test_the_app_takes_its_window_from_the_settings(tmp_path: Path) -> None:
+    with empty_world(tmp_path) as world:
+        world.configure("[queue]", "[serve]\ncoalesce_window = 45\n[queue]")
+        pr = world.bitbucket.add_pull_request("acme/api", title="ABC-1", source_branch="b")
+        with serving(world, window=None) as served:
+            before = time.time()
+            assert served.deliver.pull_request_event("acme/api", pr).status_code == 202
+            after = time.time()
+        inbox = Inbox(world.state_dir)
+        try:
+            item = inbox.next()
+            assert item is not None and before + 45 <= item.due_at <= after + 45
+        finally:
+            inbox.close()
