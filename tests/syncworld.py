@@ -39,6 +39,7 @@ workers = 8
 per_host_concurrency = 4
 max_attempts = 10
 max_delay = 0.2
+rate_limit_backoff = 0.5
 timeout = {timeout}
 """
 

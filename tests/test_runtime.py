@@ -47,3 +47,16 @@ def test_bitbucket_cloud_gets_its_hourly_allowance_unless_told_otherwise(tmp_pat
     assert server.limit_of("bitbucket:git.corp.example").rate is None
     for queue in (cloud, told, server):
         queue.close()
+
+
+def test_rate_limit_settings_reach_the_queue_policy(tmp_path: Path) -> None:
+    from jirabucket.runtime import build_queue
+
+    bb = BitbucketSettings(url="https://git.corp.example", flavor="datacenter", repositories=("A/b",))
+    jira = JiraSettings(url="https://jira.corp.example", flavor="datacenter", projects=("ABC",))
+    queue_settings = QueueSettings(rate_limit_backoff=2.0, rate_limit_max_wait=120.0)
+    settings = Settings(jira, bb, SyncSettings(), queue_settings, tmp_path, tmp_path / "x.toml")
+    queue = build_queue(settings, journal=None)
+    policy = queue.policy
+    assert (policy.rate_limit_base_delay, policy.rate_limit_max_wait) == (2.0, 120.0)
+    queue.close()

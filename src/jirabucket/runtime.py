@@ -78,7 +78,8 @@ def build_queue(
     return TaskQueue(
         workers=q.workers,
         policy=RetryPolicy(
-            max_attempts=q.max_attempts, max_delay=q.max_delay, rate_limit_max_wait=q.rate_limit_max_wait
+            max_attempts=q.max_attempts, max_delay=q.max_delay, rate_limit_max_wait=q.rate_limit_max_wait,
+            rate_limit_base_delay=q.rate_limit_backoff,
         ),
         journal=journal,
         limits=limits,

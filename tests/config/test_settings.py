@@ -144,6 +144,8 @@ def test_syntax_error_reports_line(tmp_path: Path) -> None:
         (GOOD + "\n[queue]\ntimeout = 3600\n", r"queue.timeout must be seconds from 1 to 600"),
         (GOOD + "\n[queue]\nmax_attempts = 1000\n", r"queue.max_attempts must be a whole number from 1 to 100"),
         (GOOD + "\n[queue]\nmax_delay = 0\n", r"queue.max_delay must be seconds from 0.01 to 3600"),
+        (GOOD + "\n[queue]\nrate_limit_backoff = 0\n", r"queue.rate_limit_backoff must be seconds from 0.1 to 300"),
+        (GOOD + "\n[queue]\nrate_limit_max_wait = 10\n", r"queue.rate_limit_max_wait must be seconds from 60"),
         (GOOD + "\n[queue]\nworkers = 4\nper_host_concurrency = 8\n", r"per_host_concurrency \(8\) must not exceed"),
         (GOOD.replace('["acme/api"]', '["acme/api"]\nrequests_per_hour = 0'), r"requests_per_hour must be"),
         (GOOD + "\n[queue]\nworkers = true\n", r"queue.workers must be a whole number"),

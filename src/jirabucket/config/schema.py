@@ -80,6 +80,7 @@ SCHEMA: _Schema = {
         "max_attempts": _whole(1, 100),
         "max_delay": _number(0.01, 3600, "seconds"),
         "rate_limit_max_wait": _number(60, 86_400, "seconds"),
+        "rate_limit_backoff": _number(0.1, 300, "seconds"),
         "timeout": _number(1, 600, "seconds"),
     },
 }

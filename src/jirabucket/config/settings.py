@@ -122,6 +122,7 @@ class QueueSettings:
     max_delay: float = 30.0
     timeout: float = 30.0
     rate_limit_max_wait: float = 3600.0
+    rate_limit_backoff: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)

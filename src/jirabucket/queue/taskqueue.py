@@ -603,6 +603,11 @@ class TaskQueue:
 
     # --- state and shutdown -------------------------------------------------------------
 
+    @property
+    def policy(self) -> RetryPolicy:
+        """The default retry policy of the queue's tasks."""
+        return self._policy
+
     def limit_of(self, key: str) -> KeyLimit:
         """Return the limits that apply to ``key``: its own, else the default."""
         return self._limits.get(key, self._default_limit)
