@@ -21,10 +21,10 @@ from jirabucket.config import Settings
 from jirabucket.credentials import bitbucket_refusals, check_fit, jira_refusals
 from jirabucket.models import Issue, PullRequest
 from jirabucket.runtime import Runtime, open_runtime
-from jirabucket.sync.keys import find_keys
+from jirabucket.sync.keys import pr_keys
 from jirabucket.tokens import BitbucketToken, JiraToken
 
-__all__ = ["STATUS_KEY", "GateReport", "check_pr", "pr_keys"]
+__all__ = ["STATUS_KEY", "GateReport", "check_pr"]
 
 #: The build status key jirabucket reports under: the same key overwrites, so re-runs are idempotent.
 STATUS_KEY = "jirabucket"
@@ -66,15 +66,6 @@ class GateReport:
             "status_reported": self.status_reported,
             "pull_request": {"repo": self.repo, "id": self.pr_id, "url": self.url},
         }
-
-
-def pr_keys(pr: PullRequest, *, sources: tuple[str, ...], projects: tuple[str, ...]) -> list[str]:
-    """Return the issue keys a PR names in ``sources`` (``title``, ``branch``, ``description``).
-
-    ``commits`` is not read here: the gate costs one Bitbucket read.
-    """
-    texts = {"title": pr.title, "branch": pr.source_branch, "description": pr.description}
-    return find_keys([texts[source] for source in sources if source in texts], projects=projects)
 
 
 def check_pr(

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from jirabucket.clients import BitbucketClient, JiraClient
-from jirabucket.config import KeySource, Settings
+from jirabucket.config import KEY_SOURCES, Settings
 from jirabucket.errors import ApiError, JirabucketError, StateError
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
-from jirabucket.sync.keys import find_keys
+from jirabucket.sync.keys import pr_keys
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
 from jirabucket.sync.steps import PairApplier, PairTask, PrRef, transition_rules
@@ -183,16 +183,15 @@ class SyncEngine:
         keys: dict[int, list[str]] = {}
         movable: dict[int, frozenset[str]] = {}
         for pr in prs:
-            branch = pr.source_branch.upper() if sync.branch_keys_ignore_case else pr.source_branch
-            texts: dict[KeySource, list[str]] = {
-                "title": [pr.title], "branch": [branch], "description": [pr.description],
-                "commits": commits[pr.id].result() if pr.id in commits else [],
-            }
-            keys[pr.id] = find_keys([t for source in texts.values() for t in source], projects=projects)
-            # Only keys that stand where the PR names its own work may move the issue.
-            movable[pr.id] = frozenset(
-                find_keys([t for source in sync.transition_keys_from for t in texts[source]], projects=projects)
+            messages = commits[pr.id].result() if pr.id in commits else []
+            lower = sync.branch_keys_ignore_case
+            keys[pr.id] = pr_keys(
+                pr, sources=KEY_SOURCES, projects=projects, commits=messages, branch_ignore_case=lower
             )
+            # Only keys that stand where the PR names its own work may move the issue.
+            movable[pr.id] = frozenset(pr_keys(
+                pr, sources=sync.transition_keys_from, projects=projects, commits=messages, branch_ignore_case=lower
+            ))
         return _RepoBatch(repo, prs, keys, movable)
 
     def _lookup(self, keys: set[str]) -> None:

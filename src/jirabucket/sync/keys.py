@@ -10,9 +10,12 @@ projects, and the sync still asks Jira which of them exist.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["KEY_PATTERN", "find_keys"]
+from jirabucket.config import KeySource
+from jirabucket.models import PullRequest
+
+__all__ = ["KEY_PATTERN", "find_keys", "pr_keys"]
 
 # Lookarounds instead of \b: "_" is a word character, and branch names such as
 # "bug_ABC-1" or "ABC-1_fix" should still yield ABC-1.
@@ -38,3 +41,27 @@ def find_keys(texts: Iterable[str | None], *, projects: Iterable[str]) -> list[s
             if match.group(1) in wanted:
                 seen.setdefault(f"{match.group(1)}-{match.group(2)}")
     return list(seen)
+
+
+def pr_keys(
+    pr: PullRequest,
+    *,
+    sources: Iterable[KeySource],
+    projects: Iterable[str],
+    commits: Sequence[str] = (),
+    branch_ignore_case: bool = False,
+) -> list[str]:
+    """Return the keys a pull request names where ``sources`` say to look, in first-seen order.
+
+    Args:
+        pr: The pull request.
+        sources: ``title``, ``branch``, ``description``, ``commits`` (in the order to read them).
+        projects: The project keys to keep.
+        commits: Its commit messages, when they were read (``commits`` finds nothing without them).
+        branch_ignore_case: Also read lower-case keys in the branch name (``feature/abc-12``).
+    """
+    branch = pr.source_branch.upper() if branch_ignore_case else pr.source_branch
+    texts: dict[KeySource, Sequence[str]] = {
+        "title": [pr.title], "branch": [branch], "description": [pr.description], "commits": commits,
+    }
+    return find_keys([text for source in sources for text in texts[source]], projects=projects)
