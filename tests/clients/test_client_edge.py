@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -157,6 +158,29 @@ def test_every_request_carries_the_float_timeout_and_verifies_tls(api: JiraApi) 
     assert kwargs["timeout"] == 2.5  # atlassian-python-api alone would make it int(2.5) == 2
     # True, or a CA bundle path when REQUESTS_CA_BUNDLE is set: verification either way.
     assert kwargs["verify"] is True or isinstance(kwargs["verify"], str)
+
+
+@responses.activate
+def test_proxy_and_ca_bundle_are_read_from_the_environment_once_per_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "corporate-ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "bitbucket.example.com")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    responses.get(MYSELF, json={"name": "bot", "displayName": "Bot"})
+    responses.get("https://bitbucket.example.com/rest/api/1.0/users/bot", json={"name": "bot"})
+    jira = JiraApi(URL, JiraToken(SECRET), flavor="datacenter")
+    bitbucket = BitbucketApi("https://bitbucket.example.com", BitbucketToken(SECRET), flavor="datacenter")
+    monkeypatch.delenv("HTTPS_PROXY")  # read when the client was made, not per request
+    jira.myself()
+    bitbucket._call("GET", "rest/api/1.0/users/bot")
+    to_jira, to_bitbucket = (cast(Any, call.request).req_kwargs for call in responses.calls)
+    assert to_jira["proxies"] == {"https": "http://proxy.internal:3128"}
+    assert to_jira["verify"] == str(bundle)
+    assert not to_bitbucket["proxies"]  # NO_PROXY names its host
+    assert to_bitbucket["verify"] == str(bundle)
 
 
 @responses.activate

@@ -294,10 +294,11 @@ class BitbucketApi(BitbucketEndpoints):
         base = check_base_url(url, what="Bitbucket")
         self.flavor: Flavor = flavor or infer_bitbucket_flavor(base)
         self._cloud = self.flavor == "cloud"
-        options = rest_options(token.auth())
         if self._cloud:
             # The web host serves no API; Cloud() appends /2.0 itself.
             base = base.replace("://bitbucket.org", "://api.bitbucket.org")
+        options = rest_options(token.auth(), base_url=base)
+        if self._cloud:
             rest: object = cast(Any, Cloud)(base, **options)
         else:
             rest = cast(Any, Bitbucket)(base, cloud=False, **options)

@@ -284,7 +284,7 @@ class JiraApi(JiraEndpoints):
         self.flavor: Flavor = flavor or infer_jira_flavor(base)
         self._cloud = self.flavor == "cloud"
         self._root = "rest/api/3" if self._cloud else "rest/api/2"
-        options = rest_options(token.auth())
+        options = rest_options(token.auth(), base_url=base)
         rest = JiraCloud(base, api_version=3, **options) if self._cloud else Jira(base, **options)
         self._runner = DirectRunner(self, Transport(rest, timeout=timeout))
 
