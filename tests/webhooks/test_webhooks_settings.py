@@ -1,4 +1,4 @@
-"""``[serve] coalesce_window``: its default, its bounds, and that the app uses it."""
+"""``[serve]``: the defaults, the bounds, and that the app uses them."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from jirabucket.errors import ConfigError
 from jirabucket.webhooks import Inbox
 
 
-def test_default_window_is_two_seconds(tmp_path: Path) -> None:
+def test_default_window_is_two_seconds_and_grace_ten(tmp_path: Path) -> None:
     with empty_world(tmp_path) as world:
-        assert world.settings().serve == ServeSettings(coalesce_window=2.0)
+        assert world.settings().serve == ServeSettings(coalesce_window=2.0, shutdown_grace=10.0)
 
 
 @pytest.mark.parametrize(("value", "ok"), [("0", True), ("0.25", True), ("60", True), ("-1", False), ("61", False),
@@ -27,6 +27,17 @@ def test_window_bounds(tmp_path: Path, value: str, ok: bool) -> None:
             assert world.settings().serve.coalesce_window == float(value)
         else:
             with pytest.raises(ConfigError, match=r"serve\.coalesce_window must be seconds from 0 to 60"):
+                world.settings()
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("2.5", True), ("600", True), ("-1", False), ("601", False)])
+def test_shutdown_grace_bounds(tmp_path: Path, value: str, ok: bool) -> None:
+    with empty_world(tmp_path) as world:
+        world.configure("[queue]", f"[serve]\nshutdown_grace = {value}\n[queue]")
+        if ok:
+            assert world.settings().serve.shutdown_grace == float(value)
+        else:
+            with pytest.raises(ConfigError, match=r"serve\.shutdown_grace must be seconds from 0 to 600"):
                 world.settings()
 
 

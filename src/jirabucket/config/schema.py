@@ -73,7 +73,7 @@ SCHEMA: _Schema = {
         "skip_authors": _STR_LIST,
         "skip_branches": _STR_LIST,
     },
-    "serve": {"coalesce_window": _number(0, 60, "seconds")},
+    "serve": {"coalesce_window": _number(0, 60, "seconds"), "shutdown_grace": _number(0, 600, "seconds")},
     "queue": {
         "workers": _whole(1, MAX_WORKERS),
         "per_host_concurrency": _whole(1, MAX_WORKERS),

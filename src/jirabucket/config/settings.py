@@ -147,9 +147,14 @@ class ServeSettings:
 
     ``coalesce_window``: seconds a pull request waits for more deliveries before
     its one sync (a push, an edit and a review a second apart make one sync).
+    ``shutdown_grace``: seconds the sync in flight may take to finish once
+    SIGTERM or Ctrl-C arrives; what is left stays pending for the next start.
+    Keep it under the supervisor's own limit (systemd's ``TimeoutStopSec``,
+    90 s by default; Kubernetes' ``terminationGracePeriodSeconds``, 30 s).
     """
 
     coalesce_window: float = 2.0
+    shutdown_grace: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +268,10 @@ def load_settings(
     queue = _queue(data.get("queue", {}), path)
     folder = Path(state_dir).expanduser() if state_dir is not None else default_state_dir(env)
     serve_t, serve_defaults = data.get("serve", {}), ServeSettings()
-    serve = ServeSettings(coalesce_window=float(serve_t.get("coalesce_window", serve_defaults.coalesce_window)))
+    serve = ServeSettings(
+        coalesce_window=float(serve_t.get("coalesce_window", serve_defaults.coalesce_window)),
+        shutdown_grace=float(serve_t.get("shutdown_grace", serve_defaults.shutdown_grace)),
+    )
     return Settings(
         jira, bitbucket, sync, queue, folder, path, _check_pr(data.get("check_pr", {}), path), serve
     )

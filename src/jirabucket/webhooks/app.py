@@ -112,6 +112,7 @@ class WebhookApp:
         window: Seconds a pull request waits for more deliveries before its sync.
         queue_depth: Tasks in the queue now (pending and in flight).
         shutdown: Stops the dispatcher and closes what the app opened, within the given seconds.
+        shutdown_grace: Seconds :meth:`close` gives the sync in flight unless told otherwise.
     """
 
     def __init__(
@@ -124,6 +125,7 @@ class WebhookApp:
         window: float,
         queue_depth: Callable[[], int],
         shutdown: Callable[[float], None],
+        shutdown_grace: float = _SHUTDOWN_GRACE,
     ) -> None:
         self._secret = secret
         self._repositories = tuple(repositories)
@@ -132,6 +134,7 @@ class WebhookApp:
         self._window = window
         self._queue_depth = queue_depth
         self._shutdown = shutdown
+        self._grace = shutdown_grace
         self._closed = threading.Event()
         self._closing = threading.Lock()
 
@@ -178,8 +181,10 @@ class WebhookApp:
             doc["status"] = "stopped"
         return (200 if doc["status"] == "ok" else 503), doc
 
-    def close(self, *, grace: float = _SHUTDOWN_GRACE) -> None:
+    def close(self, *, grace: float | None = None) -> None:
         """Stop syncing and close everything; the sync in flight gets ``grace`` seconds to finish.
+
+        ``grace`` defaults to ``[serve] shutdown_grace`` (10 s).
 
         What is not finished stays recorded and is synced on the next start. Idempotent.
         """
@@ -188,7 +193,7 @@ class WebhookApp:
                 return
             self._closed.set()
         atexit.unregister(self.close)
-        self._shutdown(grace)
+        self._shutdown(self._grace if grace is None else grace)
 
     def _delivery(self, environ: WSGIEnvironment, method: str) -> _Outcome:
         event = _header(environ, "HTTP_X_EVENT_KEY")
@@ -309,6 +314,7 @@ def create_app(
     app = WebhookApp(
         secret=secret, repositories=settings.bitbucket.repositories, inbox=inbox, dispatcher=dispatcher,
         window=window, queue_depth=queue_depth, shutdown=shutdown,
+        shutdown_grace=settings.serve.shutdown_grace,
     )
     atexit.register(app.close)
     return app

@@ -218,7 +218,7 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
         return repo.lower()
 
     def _web_url(self, pr: StoredPullRequest) -> str:
-        return f"{self.url}/{pr.repo}/pull-requests/{pr.id}"
+        return f"{self._base_url}/{pr.repo}/pull-requests/{pr.id}"
 
     # -- rendering -------------------------------------------------------------
 
@@ -229,8 +229,8 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
             "name": repo.slug,
             "uuid": "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, repo.name)) + "}",
             "links": {
-                "self": {"href": f"{self.url}/2.0/repositories/{repo.name}"},
-                "html": {"href": f"{self.url}/{repo.name}"},
+                "self": {"href": f"{self._base_url}/2.0/repositories/{repo.name}"},
+                "html": {"href": f"{self._base_url}/{repo.name}"},
             },
         }
 
@@ -257,7 +257,7 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
 
     def _pr_json(self, pr: StoredPullRequest) -> dict[str, Any]:
         repo = self._bb.repos[pr.repo]
-        api = f"{self.url}/2.0/repositories/{pr.repo}/pullrequests/{pr.id}"
+        api = f"{self._base_url}/2.0/repositories/{pr.repo}/pullrequests/{pr.id}"
         return {
             "type": "pullrequest",
             "id": pr.id,
@@ -285,7 +285,7 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
         }
 
     def _commit_json(self, repo: StoredRepo, commit: GraphCommit) -> dict[str, Any]:
-        api = f"{self.url}/2.0/repositories/{repo.name}"
+        api = f"{self._base_url}/2.0/repositories/{repo.name}"
         email = commit.author.lower().replace(" ", ".") + "@example.com"
         return {
             "type": "commit",
@@ -300,7 +300,7 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
                     "hash": parent,
                     "links": {
                         "self": {"href": f"{api}/commit/{parent}"},
-                        "html": {"href": f"{self.url}/{repo.name}/commits/{parent}"},
+                        "html": {"href": f"{self._base_url}/{repo.name}/commits/{parent}"},
                     },
                 }
                 for parent in commit.parents
@@ -308,13 +308,13 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
             "repository": self._repo_ref(repo),
             "links": {
                 "self": {"href": f"{api}/commit/{commit.hash}"},
-                "html": {"href": f"{self.url}/{repo.name}/commits/{commit.hash}"},
+                "html": {"href": f"{self._base_url}/{repo.name}/commits/{commit.hash}"},
                 "statuses": {"href": f"{api}/commit/{commit.hash}/statuses"},
             },
         }
 
     def _status_json(self, repo: StoredRepo, commit: str, status: StoredBuildStatus) -> dict[str, Any]:
-        api = f"{self.url}/2.0/repositories/{repo.name}/commit/{commit}"
+        api = f"{self._base_url}/2.0/repositories/{repo.name}/commit/{commit}"
         body: dict[str, Any] = {
             "type": "build",
             "key": status.key,
@@ -521,7 +521,7 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
             "type": "branch",
             "name": name,
             "target": {"type": "commit", "hash": repo.branches[name]},
-            "links": {"html": {"href": f"{self.url}/{repo.name}/branch/{name}"}},
+            "links": {"html": {"href": f"{self._base_url}/{repo.name}/branch/{name}"}},
             "merge_strategies": ["merge_commit", "squash", "fast_forward"],
             "default_merge_strategy": "merge_commit",
         }
@@ -550,8 +550,8 @@ class BitbucketCloudSimulator(BitbucketSimulatorBase):
             "name": name,
             "target": self._commit_json(repo, target) if target is not None else {"type": "commit", "hash": sha},
             "links": {
-                "self": {"href": f"{self.url}/2.0/repositories/{repo.name}/refs/tags/{name}"},
-                "html": {"href": f"{self.url}/{repo.name}/commits/tag/{name}"},
+                "self": {"href": f"{self._base_url}/2.0/repositories/{repo.name}/refs/tags/{name}"},
+                "html": {"href": f"{self._base_url}/{repo.name}/commits/tag/{name}"},
             },
         }
 

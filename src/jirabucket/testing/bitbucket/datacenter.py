@@ -138,7 +138,7 @@ class BitbucketDataCenterSimulator(BitbucketSimulatorBase):
 
     def _web_url(self, pr: StoredPullRequest) -> str:
         key, _, slug = pr.repo.partition("/")
-        return f"{self.url}/projects/{key}/repos/{slug}/pull-requests/{pr.id}"
+        return f"{self._base_url}/projects/{key}/repos/{slug}/pull-requests/{pr.id}"
 
     # -- rendering -------------------------------------------------------------
 
@@ -152,11 +152,11 @@ class BitbucketDataCenterSimulator(BitbucketSimulatorBase):
             "id": 100 + sum(map(ord, slug)),
             "slug": slug,
             "type": "SERVICE" if kind == "app" else "NORMAL",
-            "links": {"self": [{"href": f"{self.url}/users/{slug}"}]},
+            "links": {"self": [{"href": f"{self._base_url}/users/{slug}"}]},
         }
 
     def _repo_json(self, repo: StoredRepo) -> dict[str, Any]:
-        base = f"{self.url}/projects/{repo.owner}/repos/{repo.slug}"
+        base = f"{self._base_url}/projects/{repo.owner}/repos/{repo.slug}"
         return {
             "slug": repo.slug,
             "id": 1 + sorted(self._bb.repos).index(repo.name),
@@ -172,7 +172,7 @@ class BitbucketDataCenterSimulator(BitbucketSimulatorBase):
                 "name": repo.owner.title(),
                 "public": False,
                 "type": "NORMAL",
-                "links": {"self": [{"href": f"{self.url}/projects/{repo.owner}"}]},
+                "links": {"self": [{"href": f"{self._base_url}/projects/{repo.owner}"}]},
             },
             "public": False,
             "archived": False,

@@ -69,6 +69,8 @@ class SimulatorBase(ABC):
         self._records: list[RequestRecord] = []
         self._router = Router(self._prefixes)
         self._server: Server | None = None
+        # What answers put in their links; kept after stop(): a slow answer may still be going out.
+        self._base_url = ""
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -127,6 +129,7 @@ class SimulatorBase(ABC):
             raise RuntimeError("the simulator is already running")
         self._stopping.clear()
         self._server = Server(("127.0.0.1", self._port), handler_class(self))
+        self._base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.01},  # stop() waits up to one interval
@@ -168,7 +171,7 @@ class SimulatorBase(ABC):
         """
         if self._server is None:
             raise RuntimeError("the simulator is not running; call start() or use `with`")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._base_url
 
     # -- faults and inspection -----------------------------------------------
 
@@ -256,7 +259,7 @@ class SimulatorBase(ABC):
         if found is None:
             return self._error(404, f"No resource at {io.path}.", {})
         handler, params = found
-        request = Request(io.method, io.path, io.query, params, io.body, self.url, creds)
+        request = Request(io.method, io.path, io.query, params, io.body, self._base_url, creds)
         try:
             with self._lock:
                 return handler(request)

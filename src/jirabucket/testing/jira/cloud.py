@@ -87,7 +87,7 @@ class JiraCloudSimulator(JiraSimulatorBase):
         return self._error(401, "Client must be authenticated to access this resource.", {})
 
     def _user(self, request: Request) -> dict[str, Any]:
-        api = f"{self.url}/rest/api/{request.params.get('version', '3')}"
+        api = f"{self._base_url}/rest/api/{request.params.get('version', '3')}"
         return {
             "self": f"{api}/user?accountId=5b10ac8d82e05b22cc7d4ef5",
             "accountId": "5b10ac8d82e05b22cc7d4ef5",
@@ -100,7 +100,7 @@ class JiraCloudSimulator(JiraSimulatorBase):
 
     def _server_info(self, request: Request) -> dict[str, Any]:
         return {
-            "baseUrl": self.url,
+            "baseUrl": self._base_url,
             "version": "1001.0.0-SNAPSHOT",
             "versionNumbers": [1001, 0, 0],
             "deploymentType": "Cloud",

@@ -50,7 +50,7 @@ class JiraDataCenterSimulator(JiraSimulatorBase):
 
     def _user(self, request: Request) -> dict[str, Any]:
         return {
-            "self": f"{self.url}/rest/api/2/user?username={self.username}",
+            "self": f"{self._base_url}/rest/api/2/user?username={self.username}",
             "key": "JIRAUSER10000",
             "name": self.username,
             "emailAddress": "bot@example.com",
@@ -63,7 +63,7 @@ class JiraDataCenterSimulator(JiraSimulatorBase):
 
     def _server_info(self, request: Request) -> dict[str, Any]:
         return {
-            "baseUrl": self.url,
+            "baseUrl": self._base_url,
             "version": "9.12.0",
             "versionNumbers": [9, 12, 0],
             "deploymentType": "Server",

@@ -252,7 +252,7 @@ class JiraSimulatorBase(SimulatorBase):
 
     def _view(self, request: Request) -> JiraView:
         version = request.params.get("version", "2")
-        return JiraView(self.url, version, self._user(request), self._state.workflow, self._state.versions)
+        return JiraView(self._base_url, version, self._user(request), self._state.workflow, self._state.versions)
 
     def _search(self, jql: str, *, strict: bool = True) -> tuple[list[StoredIssue], list[str]]:
         """Run a JQL query; return matches in key order and warnings (when not strict).
