@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,58 +83,6 @@ def test_redirect_within_the_host_keeps_the_token(servers: tuple[_Recorder, _Rec
     api = JiraApi(f"http://127.0.0.1:{first.port}", JiraToken(SECRET), flavor="datacenter")
     api.myself()
     assert [auth for _, auth in first.seen] == [f"Bearer {SECRET}"] * 2
-
-
-@pytest.fixture(scope="module")
-def mypy_output(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """mypy --strict on a script that misuses the tokens and reveals the clients' method types."""
-    snippet = tmp_path_factory.mktemp("typing") / "client_types.py"
-    snippet.write_text(textwrap.dedent("""
-        from jirabucket.clients import BitbucketClient, JiraApi, JiraClient
-        from jirabucket.tokens import BitbucketToken, JiraToken
-
-        JiraClient("https://acme.atlassian.net", BitbucketToken("x" * 20))
-        BitbucketClient("https://bitbucket.org", JiraToken("x" * 20))
-        jira = JiraClient("https://acme.atlassian.net", JiraToken("x" * 20, email="a@b.c"))
-        bb = BitbucketClient("https://bitbucket.org", BitbucketToken("x" * 20))
-        api = JiraApi("https://acme.atlassian.net", JiraToken("x" * 20, email="a@b.c"))
-        reveal_type(jira.add_comment)
-        reveal_type(jira.search)
-        reveal_type(api.search_page)
-        reveal_type(bb.pull_requests)
-        reveal_type(bb.create_branch)
-        reveal_type(jira.api)
-    """))
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
-         str(snippet)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )
-    assert result.returncode == 1, result.stdout
-    return result.stdout
-
-
-def test_mypy_rejects_the_other_token_type(mypy_output: str) -> None:
-    out = mypy_output
-    assert 'Argument 2 to "JiraClient" has incompatible type "BitbucketToken"; expected "JiraToken"' in out
-    assert 'Argument 2 to "BitbucketClient" has incompatible type "JiraToken"; expected "BitbucketToken"' in out
-    assert "Found 2 errors" in out  # the correct calls type-check
-
-
-def test_mypy_sees_precise_types_for_declared_operations(mypy_output: str) -> None:
-    revealed = [line.split("Revealed type is ", 1)[1].strip('"') for line in mypy_output.splitlines()
-                if "Revealed type is" in line]
-    assert revealed == [
-        "def (key: str, text: str) -> jirabucket.models.Comment",
-        "def (jql: str, *, cursor: str | int | None =, page_size: int =) -> typing.Iterator[jirabucket.models.Issue]",
-        "def (jql: str, *, cursor: str | int | None =, page_size: int =) -> "
-        "tuple[list[jirabucket.models.Issue], str | int | None]",
-        "def (repo: str, *, states: typing.Sequence[str] =, updated_since: datetime.datetime | str | None =, "
-        "cursor: str | int | None =) -> typing.Iterator[jirabucket.models.PullRequest]",
-        "def (repo: str, name: str, start: str) -> jirabucket.models.Branch",
-        "jirabucket.clients.jira.JiraApi",
-    ]
-    assert "Any" not in " ".join(revealed)
 
 
 def test_runtime_rejects_the_other_token_type() -> None:
