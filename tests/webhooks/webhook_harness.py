@@ -108,6 +108,12 @@ def dc_payload(repo: str, pr_id: int, event: str = "pr:opened") -> dict[str, Any
     }
 
 
+def _loopback_session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxy to look up in the environment on every request: loopback
+    return session
+
+
 @dataclass
 class Deliverer:
     """Posts deliveries to a running server as Bitbucket would."""
@@ -115,7 +121,7 @@ class Deliverer:
     url: str
     flavor: str = "cloud"
     secret: str = SECRET
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=lambda: _loopback_session())
 
     def post(
         self,
