@@ -99,25 +99,26 @@ def test_second_sync_on_locked_state_exits_75(world: World, capsys: pytest.Captu
 
 
 def test_concurrent_sync_processes(world: World) -> None:
-    # Every Jira answer takes 150 ms: after its first answer the first sync still has some 200 requests
-    # to make 8 at a time (about 4 s), far longer than the second process needs to start and meet the lock.
-    world.jira.set_faults(Faults(latency=0.15))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "jirabucket", "sync", "--json"],
-        env=_env(world),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _wait_for(lambda: len(world.jira.requests) > 0)
-    second = subprocess.run(
-        [sys.executable, "-m", "jirabucket", "sync"],
-        env=_env(world),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # Jira holds its answers until the second process has met the lock: the first sync is surely
+    # under way (holding the lock) the whole time, however slowly either process starts.
+    world.configure("timeout = 5.0", "timeout = 120")
+    with world.jira.hold():
+        first = subprocess.Popen(
+            [sys.executable, "-m", "jirabucket", "sync", "--json"],
+            env=_env(world),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for(lambda: world.jira.in_flight > 0 or first.poll() is not None)
+        second = subprocess.run(
+            [sys.executable, "-m", "jirabucket", "sync"],
+            env=_env(world),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     out, _ = first.communicate(timeout=120)
     assert second.returncode == 75
     assert first.returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -38,9 +39,14 @@ def test_keep_alive_connections_are_reused_and_cut_on_stop() -> None:
         session.get(f"{url}/rest/api/2/myself", timeout=5)
 
 
-def test_stop_ends_pending_slow_answers_quickly() -> None:
-    import threading
+def _until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.002)
 
+
+def test_stop_ends_pending_slow_answers_quickly() -> None:
     sim = JiraCloudSimulator().start()
     sim.set_faults(Faults(slow_rate=1.0, slow_seconds=60))
     url = sim.url
@@ -51,11 +57,56 @@ def test_stop_ends_pending_slow_answers_quickly() -> None:
         daemon=True,
     )
     worker.start()
-    time.sleep(0.3)
+    _until(lambda: sim.in_flight == 1)  # the request is read and its slow answer under way
     started = time.monotonic()
     sim.stop()
     worker.join(timeout=10)
     assert time.monotonic() - started < 5 and not worker.is_alive()
+
+
+def test_hold_keeps_requests_unanswered_and_unapplied_until_the_block_ends() -> None:
+    with JiraCloudSimulator() as sim:
+        sim.add_issue("ABC-1")
+        url, auth = sim.url, ("bot@example.com", "jira-cloud-token")
+        answers: list[int] = []
+
+        def comment(n: int) -> None:
+            body = {"body": f"c{n}"}
+            answer = requests.post(f"{url}/rest/api/2/issue/ABC-1/comment", json=body, auth=auth, timeout=30)
+            answers.append(answer.status_code)
+
+        with sim.hold():
+            senders = [threading.Thread(target=comment, args=(n,), daemon=True) for n in range(3)]
+            for sender in senders:
+                sender.start()
+            _until(lambda: sim.in_flight == 3)
+            assert answers == [] and sim.issue("ABC-1").comments == () and sim.requests == []
+        for sender in senders:
+            sender.join(timeout=10)
+        assert answers == [201, 201, 201]
+        assert len(sim.issue("ABC-1").comments) == 3 and sim.in_flight == 0
+
+
+def test_requests_held_when_the_simulator_stops_are_dropped_unapplied() -> None:
+    sim = JiraCloudSimulator().start()
+    sim.add_issue("ABC-1")
+    url, auth = sim.url, ("bot@example.com", "jira-cloud-token")
+    failures: list[type[BaseException]] = []
+
+    def comment() -> None:
+        try:
+            requests.post(f"{url}/rest/api/2/issue/ABC-1/comment", json={"body": "x"}, auth=auth, timeout=30)
+        except requests.RequestException as exc:
+            failures.append(type(exc))
+
+    sender = threading.Thread(target=comment, daemon=True)
+    with sim.hold():
+        sender.start()
+        _until(lambda: sim.in_flight == 1)
+        sim.stop()
+    sender.join(timeout=10)
+    assert not sender.is_alive() and failures == [requests.ConnectionError]
+    assert sim.issue("ABC-1").comments == ()
 
 
 def _swallow(call: Callable[[], object]) -> None:

@@ -121,7 +121,7 @@ class Deliverer:
     url: str
     flavor: str = "cloud"
     secret: str = SECRET
-    session: requests.Session = field(default_factory=lambda: _loopback_session())
+    session: requests.Session = field(default_factory=_loopback_session)
 
     def post(
         self,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import random
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from types import EllipsisType, TracebackType
 from typing import Self
 
@@ -73,6 +75,9 @@ class SimulatorBase(ABC):
         self._base_url = ""
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._in_flight = 0  # requests read and not yet answered (guarded by _lock)
+        self._open = threading.Event()  # cleared while hold() holds the answers
+        self._open.set()
 
     # -- product hooks -------------------------------------------------------
 
@@ -145,6 +150,7 @@ class SimulatorBase(ABC):
         if server is None:
             return
         self._stopping.set()
+        self._open.set()  # held requests are let go (and dropped, see _handle)
         server.shutdown()
         server.cut_connections()
         server.server_close()
@@ -198,6 +204,27 @@ class SimulatorBase(ABC):
             self._rate_limit_until = self._clock() + seconds
             self._rate_limit_retry_after = self._default_retry_after(seconds) if retry_after is ... else retry_after
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold every request until the block ends: read, then kept waiting, unapplied.
+
+        For tests of what happens while a call is under way (a second process
+        meeting the lock, a shutdown in the middle of a call): wait for
+        :attr:`in_flight` to reach the count you need, act, leave the block.
+        Requests still held when the simulator stops are dropped unanswered.
+        """
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests read and not yet answered now (held, slow or being handled)."""
+        with self._lock:
+            return self._in_flight
+
     @property
     def requests(self) -> list[RequestRecord]:
         """A copy of the request log, oldest first."""
@@ -212,6 +239,19 @@ class SimulatorBase(ABC):
     # -- request processing ----------------------------------------------------
 
     def _handle(self, io: HandlerIO) -> None:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self._open.wait()
+            if self._stopping.is_set():
+                io.reset()
+                return
+            self._answer(io)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, io: HandlerIO) -> None:
         creds = _parse_authorization(io.authorization)
         auth_ok = creds is not None and self._credentials_ok(creds)
         with self._lock:
