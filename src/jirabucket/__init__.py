@@ -11,8 +11,9 @@ requests and rich until a client, a queue or a sync is asked for.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from jirabucket._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -114,15 +115,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'jirabucket' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"jirabucket.{home}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*__all__, "__version__"])
+__getattr__, __dir__ = lazy_exports(globals(), _HOMES, extra=["__version__"])

@@ -41,3 +41,19 @@ def test_fixtures_are_independent_and_running(jira_datacenter: object, bitbucket
     assert isinstance(bitbucket_datacenter, BitbucketDataCenterSimulator)
     assert jira_datacenter.url != bitbucket_datacenter.url
     assert jira_datacenter.issue_keys() == []
+
+
+def test_the_plugin_is_declared_for_pytest_to_load_and_imports_no_simulator() -> None:
+    # This suite names its plugins (pyproject addopts); a user's pytest finds this one by its entry point.
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    declared = {ep.name: ep.value for ep in entry_points(group="pytest11")}
+    assert declared.get("jirabucket") == "jirabucket.testing.pytest_plugin"
+    probe = (
+        "import sys, jirabucket.testing.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith('jirabucket.testing.') and 'plugin' not in m))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"  # loading the plugin (every session) imports no simulator

@@ -40,23 +40,58 @@ realistic data set to seed them with.
 
 from __future__ import annotations
 
-from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
-from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
-from jirabucket.testing.bitbucket.graph import CommitSnapshot
-from jirabucket.testing.bitbucket.state import BuildStatusSnapshot, PullRequestSnapshot
-from jirabucket.testing.clock import Clock, ManualClock, ScaledClock
-from jirabucket.testing.faults import Faults, RequestRecord
-from jirabucket.testing.jira.cloud import JiraCloudSimulator
-from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
-from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot, VersionSnapshot
-from jirabucket.testing.jira.workflow import RESOLUTION, RESOLUTIONS, ScreenField, Workflow, WorkflowTransition
-from jirabucket.testing.ratelimit import HourlyLimit
-from jirabucket.testing.scenario import (
-    Scenario,
-    ScenarioIssue,
-    ScenarioPullRequest,
-    make_scenario,
-)
+from typing import TYPE_CHECKING
+
+from jirabucket._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+    from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+    from jirabucket.testing.bitbucket.graph import CommitSnapshot
+    from jirabucket.testing.bitbucket.state import BuildStatusSnapshot, PullRequestSnapshot
+    from jirabucket.testing.clock import Clock, ManualClock, ScaledClock
+    from jirabucket.testing.faults import Faults, RequestRecord
+    from jirabucket.testing.jira.cloud import JiraCloudSimulator
+    from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
+    from jirabucket.testing.jira.state import CommentSnapshot, IssueSnapshot, VersionSnapshot
+    from jirabucket.testing.jira.workflow import RESOLUTION, RESOLUTIONS, ScreenField, Workflow, WorkflowTransition
+    from jirabucket.testing.ratelimit import HourlyLimit
+    from jirabucket.testing.scenario import (
+        Scenario,
+        ScenarioIssue,
+        ScenarioPullRequest,
+        make_scenario,
+    )
+
+# Public name -> the module that defines it (imported on first use: pytest loads the plugin,
+# and with it this package, in every test session of a project that installs jirabucket).
+_HOMES = {
+    "BitbucketCloudSimulator": "bitbucket.cloud",
+    "BitbucketDataCenterSimulator": "bitbucket.datacenter",
+    "BuildStatusSnapshot": "bitbucket.state",
+    "Clock": "clock",
+    "CommentSnapshot": "jira.state",
+    "CommitSnapshot": "bitbucket.graph",
+    "Faults": "faults",
+    "HourlyLimit": "ratelimit",
+    "IssueSnapshot": "jira.state",
+    "JiraCloudSimulator": "jira.cloud",
+    "JiraDataCenterSimulator": "jira.datacenter",
+    "ManualClock": "clock",
+    "PullRequestSnapshot": "bitbucket.state",
+    "RESOLUTION": "jira.workflow",
+    "RESOLUTIONS": "jira.workflow",
+    "RequestRecord": "faults",
+    "ScaledClock": "clock",
+    "Scenario": "scenario",
+    "ScenarioIssue": "scenario",
+    "ScenarioPullRequest": "scenario",
+    "ScreenField": "jira.workflow",
+    "VersionSnapshot": "jira.state",
+    "Workflow": "jira.workflow",
+    "WorkflowTransition": "jira.workflow",
+    "make_scenario": "scenario",
+}
 
 __all__ = [
     "RESOLUTION",
@@ -85,3 +120,5 @@ __all__ = [
     "WorkflowTransition",
     "make_scenario",
 ]
+
+__getattr__, __dir__ = lazy_exports(globals(), _HOMES)

@@ -11,13 +11,15 @@ stopped after the test::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
-from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
-from jirabucket.testing.jira.cloud import JiraCloudSimulator
-from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
+if TYPE_CHECKING:  # imported by the fixtures that use them: pytest loads this plugin in every run
+    from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+    from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+    from jirabucket.testing.jira.cloud import JiraCloudSimulator
+    from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
 
 __all__ = ["bitbucket_cloud", "bitbucket_datacenter", "jira_cloud", "jira_datacenter"]
 
@@ -25,6 +27,8 @@ __all__ = ["bitbucket_cloud", "bitbucket_datacenter", "jira_cloud", "jira_datace
 @pytest.fixture
 def jira_cloud() -> Iterator[JiraCloudSimulator]:
     """A running Jira Cloud simulator (Basic ``bot@example.com:jira-cloud-token``)."""
+    from jirabucket.testing.jira.cloud import JiraCloudSimulator
+
     with JiraCloudSimulator() as sim:
         yield sim
 
@@ -32,6 +36,8 @@ def jira_cloud() -> Iterator[JiraCloudSimulator]:
 @pytest.fixture
 def jira_datacenter() -> Iterator[JiraDataCenterSimulator]:
     """A running Jira Data Center simulator (Bearer ``jira-dc-token``)."""
+    from jirabucket.testing.jira.datacenter import JiraDataCenterSimulator
+
     with JiraDataCenterSimulator() as sim:
         yield sim
 
@@ -39,6 +45,8 @@ def jira_datacenter() -> Iterator[JiraDataCenterSimulator]:
 @pytest.fixture
 def bitbucket_cloud() -> Iterator[BitbucketCloudSimulator]:
     """A running Bitbucket Cloud simulator (Bearer ``bb-cloud-token``)."""
+    from jirabucket.testing.bitbucket.cloud import BitbucketCloudSimulator
+
     with BitbucketCloudSimulator() as sim:
         yield sim
 
@@ -46,5 +54,7 @@ def bitbucket_cloud() -> Iterator[BitbucketCloudSimulator]:
 @pytest.fixture
 def bitbucket_datacenter() -> Iterator[BitbucketDataCenterSimulator]:
     """A running Bitbucket Data Center simulator (Bearer ``bb-dc-token``, user ``bot``)."""
+    from jirabucket.testing.bitbucket.datacenter import BitbucketDataCenterSimulator
+
     with BitbucketDataCenterSimulator() as sim:
         yield sim
