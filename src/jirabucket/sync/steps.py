@@ -207,6 +207,7 @@ class PairApplier:
         # Comments read this run, per issue. Steps of one issue run one at a time (the queue's
         # subkey); a post is followed by a fresh read, so the next pair of the issue sees it.
         self._seen: dict[str, list[Comment]] = {}
+        self._posted: dict[tuple[str, str], str] = {}  # (issue, PR URL) -> id of the comment this run posted
         self._seen_lock = threading.Lock()
 
     def register(self, queue: TaskQueue, *, key: str) -> None:
@@ -237,17 +238,27 @@ class PairApplier:
         state = self._store.comment_state(task.issue, url)
         if state == "done":
             return
-        # Never seen, or a post whose outcome is unknown: Jira itself is the truth.
+        # Never seen, or a post whose outcome is unknown (or whose race was not settled): Jira is the truth.
         comments = self._comments(task.issue, fresh=state == "pending")
         if any(mentions_url(c.text, url) for c in comments):
-            self._keep_first(task, comments)  # two lost answers (ours, another writer's) leave two
+            kept = self._keep_first(task, comments)  # two lost answers (ours, another writer's) leave two
             self._store.set_comment_state(task.issue, url, "done")
+            with self._seen_lock:
+                posted_id = self._posted.pop((task.issue, url), None)
+            if kept is not None and kept.id == posted_id:  # this run's post, settled on a retry
+                self._report.add(comments_added=1)
             return
         self._store.set_comment_state(task.issue, url, "pending")
         posted = self._jira.add_comment(task.issue, task.comment_text)
-        self._store.set_comment_state(task.issue, url, "done")
+        with self._seen_lock:
+            self._posted[(task.issue, url)] = posted.id
         # Another sync with its own state (a cron box, a CI job, serve) may have posted at the same time.
+        # "done" only once that race is settled: when a delete below fails, the step stays "pending"
+        # and its retry settles it from a fresh read (else an extra comment would stay for good).
         kept = self._keep_first(task, self._comments(task.issue, fresh=True))
+        self._store.set_comment_state(task.issue, url, "done")
+        with self._seen_lock:
+            self._posted.pop((task.issue, url), None)
         if kept is None or kept.id == posted.id:
             self._report.add(comments_added=1)
 
