@@ -195,7 +195,7 @@ class Journal:
         # A done-log record names a row by id and created_at: the stamps of the rows taken
         # for a commit (and of those read back), until the task is done.
         self._stamps: dict[int, float] = {}
-        self._log: DoneLog | None = None  # made at the first completion that needs it
+        self._done_log: DoneLog | None = None  # made at the first completion that needs it
         self._log_usable = prompt_completions and done_log and donelog.SUPPORTED
         # Completions that must be committed promptly are counted ("tickets"); a commit takes
         # the buffer under _buffer_lock, so it knows which tickets it holds.
@@ -287,13 +287,14 @@ class Journal:
 
         Args:
             task_id: The task's id.
-            prompt: Have it committed promptly (unless the journal was made with
-                ``prompt_completions=False``): pass the receipt to
-                :meth:`wait_committed` before anything must rely on it.
+            prompt: Make it durable before returning, by a record in the done log, or
+                else by a commit: pass the receipt to :meth:`wait_committed` before
+                anything must rely on it (unless the journal was made with
+                ``prompt_completions=False``: then it waits for the group commit).
 
         Returns:
             A receipt for :meth:`wait_committed`; 0 when there is nothing to wait for
-            (not ``prompt``, or the task's row was never written).
+            (not ``prompt``, the task's row was never written, or the done log has it).
         """
         with self._buffer_lock:
             if self._inserts.pop(task_id, None) is not None:
@@ -314,9 +315,9 @@ class Journal:
         if not self._log_usable:
             return False
         try:
-            if self._log is None:
-                self._log = DoneLog(self.path)
-            self._log.append(task_id, stamp)
+            if self._done_log is None:
+                self._done_log = DoneLog(self.path)
+            self._done_log.append(task_id, stamp)
         except OSError as exc:
             # From now on each completion is committed to SQLite before its worker moves on,
             # whose failures (the same full disk, say) are reported as every commit's are.
@@ -408,7 +409,7 @@ class Journal:
             stamps = self._stamps
             for task_id, row in inserts.items():
                 stamps[task_id] = row[-1]  # its created_at: what a done-log record will name
-            sealed = self._log.seal() if self._log is not None else ()
+            sealed = self._done_log.seal() if self._done_log is not None else ()
         committed = False
         cancelled: list[int] = []
         try:
@@ -426,8 +427,8 @@ class Journal:
                     self._ops[:0] = ops
                 self._rounds += 1
                 self._committed_cv.notify_all()
-                if committed and sealed and self._log is not None:
-                    self._log.committed(sealed)  # only now: a crash before leaves the records to fold
+                if committed and sealed and self._done_log is not None:
+                    self._done_log.committed(sealed)  # only now: a crash before leaves the records to fold
 
     def _write_batch(self, inserts: list[tuple[Any, ...]], ops: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Write a batch; return the ids of the tasks inserted and removed in it (not written)."""
@@ -526,7 +527,7 @@ class Journal:
         if not donelog.SUPPORTED:
             return set()
         with self._buffer_lock:
-            own = self._log.paths() if self._log is not None else frozenset()
+            own = self._done_log.paths() if self._done_log is not None else frozenset()
         return donelog.done_elsewhere(self.path, own=own)
 
     def dead_letters(self) -> list[DeadLetter]:
@@ -638,7 +639,7 @@ class Journal:
                 with self._buffer_lock:
                     self._closed = True
                     self._committed_cv.notify_all()
-                    log, self._log = self._log, None
+                    log, self._done_log = self._done_log, None
                 try:
                     if log is not None:
                         log.close(remove=committed)
