@@ -11,12 +11,13 @@ commit folds the log into SQLite: it deletes the rows, then empties the files.
 
 **Files.** ``<database>.done-<pid>-<random>-<n>``, each held with
 ``flock(LOCK_EX)`` by the journal writing it for as long as it is open. Two
-per journal, used in turn: the group commit *seals* the active file (under the
-journal's buffer lock, as it takes the buffered changes, so every record in a
-sealed file has its deletion in a batch being committed or already committed),
-switches to the other one, commits, and only then empties the sealed file. A
-commit that fails keeps its sealed files (a spare file is made if need be);
-the next commit holds their deletions again and empties them all.
+per journal, used in turn: the group commit *seals* the active file as it takes
+the buffered changes, switches to the other one, commits, and only then empties
+the sealed file. The journal buffers a task's deletion before it writes the
+record, so every record in a sealed file has its deletion in the batch being
+committed or in an earlier one. A commit that fails keeps its sealed files (a
+spare file is made if need be); the next commit holds their deletions again
+and empties them all.
 
 **Records.** ``struct "<qd"``: the task id and the ``created_at`` of its row. A
 record deletes only the row with *both*, so a record that outlived its
@@ -74,7 +75,7 @@ class _LogFile:
 class DoneLog:
     """The log files of one journal instance: one active, the sealed ones, a spare.
 
-    Every method but :meth:`close` is called with the journal's buffer lock held.
+    Not thread-safe: the journal calls it under a lock of its own.
 
     Args:
         database: The journal's database file; the logs go beside it.

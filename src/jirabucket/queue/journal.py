@@ -196,6 +196,9 @@ class Journal:
         # for a commit (and of those read back), until the task is done.
         self._stamps: dict[int, float] = {}
         self._done_log: DoneLog | None = None  # made at the first completion that needs it
+        # Guards the done log's files. Taken after _buffer_lock when both are needed; a record is
+        # written under this one alone (the write releases the GIL: _buffer_lock stays free).
+        self._log_lock = threading.Lock()
         self._log_usable = prompt_completions and done_log and donelog.SUPPORTED
         # Completions that must be committed promptly are counted ("tickets"); a commit takes
         # the buffer under _buffer_lock, so it knows which tickets it holds.
@@ -301,30 +304,36 @@ class Journal:
                 self._stamps.pop(task_id, None)  # left by a failed commit, if any
                 return 0  # submitted and done between two commits: nothing was ever written
             stamp = self._stamps.pop(task_id, None)
-            # The deletion goes into the buffer before the record into the log: the commit that
-            # seals the file holding the record (under this lock) holds the deletion too.
+            # The deletion goes into the buffer before the record into the log: whichever file
+            # the record lands in, the commit that seals it holds the deletion too (or one
+            # before it did), so no file is emptied while its record is still needed.
             self._ops.append(("d", (task_id,)))
             if not (prompt and self._prompt) or self._closed:
                 return 0
-            if stamp is not None and self._logged(task_id, stamp):
-                return 0
+            if stamp is None or not self._log_usable:
+                return self._ticket()
+        # Written outside _buffer_lock: the write releases the GIL, and submissions go on meanwhile.
+        if self._logged(task_id, stamp):
+            return 0
+        with self._buffer_lock:
             return self._ticket()
 
     def _logged(self, task_id: int, stamp: float) -> bool:
-        """Append a completion to the done log (buffer lock held); ``False`` if it cannot be."""
-        if not self._log_usable:
-            return False
-        try:
-            if self._done_log is None:
-                self._done_log = DoneLog(self.path)
-            self._done_log.append(task_id, stamp)
-        except OSError as exc:
-            # From now on each completion is committed to SQLite before its worker moves on,
-            # whose failures (the same full disk, say) are reported as every commit's are.
-            self._log_usable = False
-            _log.warning("journal done log unusable (%s); committing completions one by one", exc)
-            return False
-        return True
+        """Append a completion to the done log; ``False`` if it cannot be."""
+        with self._log_lock:
+            if not self._log_usable or self._closed:
+                return False
+            try:
+                if self._done_log is None:
+                    self._done_log = DoneLog(self.path)
+                self._done_log.append(task_id, stamp)
+            except OSError as exc:
+                # From now on each completion is committed to SQLite before its worker moves on,
+                # whose failures (the same full disk, say) are reported as every commit's are.
+                self._log_usable = False
+                _log.warning("journal done log unusable (%s); committing completions one by one", exc)
+                return False
+            return True
 
     def record_dead(self, task_id: int, attempts: int, error: str, *, prompt: bool = False) -> int:
         """Record the move of a failed task to the dead letters.
@@ -409,7 +418,8 @@ class Journal:
             stamps = self._stamps
             for task_id, row in inserts.items():
                 stamps[task_id] = row[-1]  # its created_at: what a done-log record will name
-            sealed = self._done_log.seal() if self._done_log is not None else ()
+            with self._log_lock:
+                sealed = self._done_log.seal() if self._done_log is not None else ()
         committed = False
         cancelled: list[int] = []
         try:
@@ -427,8 +437,10 @@ class Journal:
                     self._ops[:0] = ops
                 self._rounds += 1
                 self._committed_cv.notify_all()
-                if committed and sealed and self._done_log is not None:
-                    self._done_log.committed(sealed)  # only now: a crash before leaves the records to fold
+                if committed and sealed:
+                    with self._log_lock:
+                        if self._done_log is not None:  # only now: a crash before leaves the records to fold
+                            self._done_log.committed(sealed)
 
     def _write_batch(self, inserts: list[tuple[Any, ...]], ops: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
         """Write a batch; return the ids of the tasks inserted and removed in it (not written)."""
@@ -526,7 +538,7 @@ class Journal:
         """Records in the done logs of the other journals on this database (live or not)."""
         if not donelog.SUPPORTED:
             return set()
-        with self._buffer_lock:
+        with self._log_lock:
             own = self._done_log.paths() if self._done_log is not None else frozenset()
         return donelog.done_elsewhere(self.path, own=own)
 
@@ -639,6 +651,7 @@ class Journal:
                 with self._buffer_lock:
                     self._closed = True
                     self._committed_cv.notify_all()
+                with self._log_lock:
                     log, self._done_log = self._done_log, None
                 try:
                     if log is not None:
