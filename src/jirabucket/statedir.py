@@ -53,9 +53,10 @@ def state_error(path: Path, exc: BaseException) -> StateError:
             f"state database {path} is damaged ({text}): move it aside; "
             "the next sync rebuilds it without duplicates"
         )
+    what = "state database" if path.name == DB_NAME else "state file"  # or the journal's done log beside it
     if "disk is full" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
         return StateError(
-            f"state database {path} cannot be written: the disk is full ({text}); "
+            f"{what} {path} cannot be written: the disk is full ({text}); "
             "free space and run again (nothing is lost, the cursor has not moved)"
         )
     if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered or isinstance(
@@ -65,7 +66,7 @@ def state_error(path: Path, exc: BaseException) -> StateError:
             f"state file {path} cannot be written ({text}): make {path.parent} writable "
             "or set JIRABUCKET_STATE_DIR"
         )
-    return StateError(f"state database {path} cannot be used ({text}): move it aside or set JIRABUCKET_STATE_DIR")
+    return StateError(f"{what} {path} cannot be used ({text}): move it aside or set JIRABUCKET_STATE_DIR")
 
 
 def inspect_database(state_dir: Path) -> None:
