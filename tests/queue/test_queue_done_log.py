@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
+import os
 import signal
 import sqlite3
 import struct
@@ -226,3 +228,38 @@ def test_the_queue_records_each_completion_of_a_written_row_in_the_log(tmp_path:
         assert len(rows(db)) == 50  # and no commit on the way
     journal.close()
     assert rows(db) == {} and logs(db) == []
+
+
+def test_a_new_log_file_removed_before_it_was_locked_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A journal opening at that very moment may lock a log file created but not yet locked,
+    # find it empty, take it for a dead journal's and remove it: the new file must not be used.
+    created: list[str] = []
+    removed: list[str] = []
+    real_open, real_flock = os.open, fcntl.flock
+
+    def spy_open(path: str, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)
+        if flags & os.O_CREAT:
+            created.append(path)
+        return fd
+
+    def racing_flock(fd: int, operation: int) -> None:
+        if operation == fcntl.LOCK_EX and not removed:  # the first log file, before its lock
+            removed.append(created[-1])
+            os.unlink(created[-1])
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(fcntl, "flock", racing_flock)
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    [task_id] = committed_tasks(journal, 1)
+    done(journal, task_id)
+    monkeypatch.undo()
+    assert removed and not Path(removed[0]).exists()
+    assert len(logs(db)) == 2 and Path(removed[0]) not in logs(db)  # made again: the active one, a spare
+    assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(task_id, rows(db)[task_id])
+    journal.close()
+    assert logs(db) == [] and rows(db) == {}

@@ -391,9 +391,10 @@ class TaskQueue:
         """Run one attempt of ``task``, then record its outcome."""
         receipt = self._worker.receipt
         if receipt and self._journal is not None:
-            # This worker's previous task is committed as done before a new one starts,
-            # so a crash re-runs at most one task per worker. Often another worker's commit
-            # took it along; else this worker commits every completion buffered so far.
+            # This worker's previous task is durable as done before a new one starts, so a
+            # crash re-runs at most one task per worker. Usually the done log made it so at
+            # once (no receipt); else (no done log) it waits for a commit: often another
+            # worker's took it along, or this worker commits every completion buffered so far.
             self._journal.wait_committed(receipt)
             self._worker.receipt = 0
         if self._stopped:
