@@ -15,9 +15,22 @@ per journal, used in turn: the group commit *seals* the active file as it takes
 the buffered changes, switches to the other one, commits, and only then empties
 the sealed file. The journal buffers a task's deletion before it writes the
 record, so every record in a sealed file has its deletion in the batch being
-committed or in an earlier one. A commit that fails keeps its sealed files (a
-spare file is made if need be); the next commit holds their deletions again
-and empties them all.
+committed or in an earlier one (a record that lands after its file was sealed,
+or even emptied, names a row whose deletion is already on its way: it is at
+worst stale, see below). A commit that fails keeps its sealed files (a spare
+file is made if need be); the next commit holds their deletions again and
+empties them all.
+
+**Appends take no lock.** Workers write records concurrently (``O_APPEND``:
+each 16-byte ``write(2)`` lands whole at the end); a lock around the write made
+them queue behind a thread that released the GIL for its write and waited to
+get it back, and halved the throughput. A file descriptor is never closed while a
+writer may still use it: a file is released by ``dup2``-ing ``/dev/null`` over its
+descriptor (which drops the file and its lock at once), and the descriptor
+itself is closed only when the last reference to its :class:`_LogFile` goes. A
+write that fails or comes up short leaves the log abandoned by the journal (it
+commits completions to SQLite from then on); records written concurrently with
+a short write may then be unreadable: those tasks may run again after a crash.
 
 **Records.** ``struct "<qd"``: the task id and the ``created_at`` of its row. A
 record deletes only the row with *both*, so a record that outlived its
@@ -40,6 +53,8 @@ and the journal commits each completion to SQLite instead.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import glob
 import itertools
 import os
@@ -65,17 +80,35 @@ _MARK = ".done-"
 
 @dataclass(slots=True, eq=False)
 class _LogFile:
-    """One open log file: its path, its descriptor (holding the flock) and the bytes written."""
+    """One open log file: its path, its descriptor (holding the flock), whether it has records.
+
+    Released, the descriptor points at ``/dev/null`` until the object goes, so a
+    writer still holding it writes there, never into a file that reused the number.
+    """
 
     path: str
     fd: int
-    size: int = 0
+    dirty: bool = False
+
+    def release(self) -> None:
+        """Drop the file and its lock; the descriptor stays valid (``/dev/null``)."""
+        os.dup2(_devnull(), self.fd, inheritable=False)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+@functools.cache
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
 
 
 class DoneLog:
     """The log files of one journal instance: one active, the sealed ones, a spare.
 
-    Not thread-safe: the journal calls it under a lock of its own.
+    :meth:`append` may be called from any thread at any time; the other methods
+    under the journal's lock for the log.
 
     Args:
         database: The journal's database file; the logs go beside it.
@@ -104,42 +137,27 @@ class DoneLog:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
             except FileExistsError:
                 continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks only while an opening journal inspects it
-                if os.fstat(fd).st_nlink:
-                    return _LogFile(path, fd)
-            except BaseException:
-                os.close(fd)
-                raise
+            log = _LogFile(path, fd)  # closes the descriptor when dropped
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks only while an opening journal inspects it
+            if os.fstat(fd).st_nlink:
+                return log
             # That journal took it for an orphan (it was not locked yet) and removed it: make another.
-            os.close(fd)
 
     def append(self, task_id: int, created_at: float) -> None:
-        """Record a task as done: one ``write(2)``, durable across a process crash.
+        """Record a task as done: one ``write(2)``, durable across a process crash (no lock).
 
         Args:
             task_id: The task's id.
             created_at: Its row's ``created_at``.
 
         Raises:
-            OSError: The write failed (e.g. a full disk); what it left was cut off again,
-                so the records written later stay aligned.
+            OSError: The write failed or came up short (e.g. a full disk).
         """
         active = self._active
-        try:
-            written = os.write(active.fd, _RECORD.pack(task_id, created_at))
-        except OSError:
-            self._cut_back(active)
-            raise
+        active.dirty = True  # before the write: a seal that misses the flag leaves the file active
+        written = os.write(active.fd, _RECORD.pack(task_id, created_at))
         if written != RECORD_SIZE:
-            self._cut_back(active)
-            raise OSError(f"short write to the done log {active.path} ({written} of {RECORD_SIZE} bytes)")
-        active.size += RECORD_SIZE
-
-    @staticmethod
-    def _cut_back(log: _LogFile) -> None:
-        with contextlib.suppress(OSError):  # if even this fails, the reader ignores a misaligned tail
-            os.ftruncate(log.fd, log.size)
+            raise OSError(errno.ENOSPC, f"short write ({written} of {RECORD_SIZE} bytes)", active.path)
 
     def seal(self) -> tuple[_LogFile, ...]:
         """Switch to another file if the active one has records; return every sealed file.
@@ -150,7 +168,7 @@ class DoneLog:
         Returns:
             The files to empty with :meth:`committed` once the commit went through.
         """
-        if self._active.size:
+        if self._active.dirty:
             try:
                 spare = self._spares.pop() if self._spares else self._create()
             except OSError:
@@ -171,8 +189,8 @@ class DoneLog:
                 deleted rows) and the next commit tries again.
         """
         for log in sealed:
+            log.dirty = False
             os.ftruncate(log.fd, 0)
-            log.size = 0
             self._sealed.remove(log)
             self._spares.append(log)
 
@@ -218,7 +236,7 @@ class OrphanLogs:
         """Delete the files (their records were folded) and release them.
 
         Raises:
-            OSError: A file could not be deleted (every file is closed all the same).
+            OSError: A file could not be deleted (every file is released all the same).
         """
         _close_all(self.files, remove=True)
 
@@ -249,15 +267,14 @@ def claim_orphans(database: str) -> OrphanLogs:
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:
                 continue  # removed meanwhile (its journal closed, or another one folded it)
-            orphans.files.append(_LogFile(path, fd))
+            log = _LogFile(path, fd)  # closes the descriptor when dropped
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                os.close(orphans.files.pop().fd)  # its journal is alive
-                continue
+                continue  # its journal is alive
             if not os.fstat(fd).st_nlink:
-                os.close(orphans.files.pop().fd)  # folded and removed by another journal meanwhile
-                continue
+                continue  # folded and removed by another journal meanwhile
+            orphans.files.append(log)
             orphans.records.extend(parse_records(_read_all(fd)))
     except BaseException:
         orphans.release()
@@ -315,7 +332,7 @@ def _read_all(fd: int) -> bytes:
 
 
 def _close_all(files: list[_LogFile], *, remove: bool) -> None:
-    """Close every file (deleting it first if ``remove``); raise the first failure at the end."""
+    """Release every file (deleting it first if ``remove``); raise the first failure at the end."""
     failure: OSError | None = None
     for log in files:
         if remove:
@@ -326,7 +343,7 @@ def _close_all(files: list[_LogFile], *, remove: bool) -> None:
             except OSError as exc:
                 failure = failure or exc
         try:
-            os.close(log.fd)
+            log.release()
         except OSError as exc:
             failure = failure or exc
     if failure is not None:

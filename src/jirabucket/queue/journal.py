@@ -196,8 +196,8 @@ class Journal:
         # for a commit (and of those read back), until the task is done.
         self._stamps: dict[int, float] = {}
         self._done_log: DoneLog | None = None  # made at the first completion that needs it
-        # Guards the done log's files. Taken after _buffer_lock when both are needed; a record is
-        # written under this one alone (the write releases the GIL: _buffer_lock stays free).
+        # Guards the done log's files (made, sealed, emptied, closed), after _buffer_lock when
+        # both are needed. Records are written under no lock at all (see the donelog module).
         self._log_lock = threading.Lock()
         self._log_usable = prompt_completions and done_log and donelog.SUPPORTED
         # Completions that must be committed promptly are counted ("tickets"); a commit takes
@@ -320,20 +320,30 @@ class Journal:
 
     def _logged(self, task_id: int, stamp: float) -> bool:
         """Append a completion to the done log; ``False`` if it cannot be."""
-        with self._log_lock:
-            if not self._log_usable or self._closed:
-                return False
-            try:
-                if self._done_log is None:
-                    self._done_log = DoneLog(self.path)
-                self._done_log.append(task_id, stamp)
-            except OSError as exc:
-                # From now on each completion is committed to SQLite before its worker moves on,
-                # whose failures (the same full disk, say) are reported as every commit's are.
-                self._log_usable = False
-                _log.warning("journal done log unusable (%s); committing completions one by one", exc)
-                return False
-            return True
+        log = self._done_log
+        if log is None:
+            with self._log_lock:
+                if not self._log_usable or self._closed:
+                    return False
+                try:
+                    log = self._done_log = self._done_log or DoneLog(self.path)
+                except OSError as exc:
+                    self._abandon_log(exc)
+                    return False
+        try:
+            log.append(task_id, stamp)
+        except OSError as exc:
+            with self._log_lock:
+                self._abandon_log(exc)
+            return False
+        return True
+
+    def _abandon_log(self, exc: OSError) -> None:
+        """Stop recording in the done log (``_log_lock`` held): completions are committed instead,
+        and their failures (the same full disk, say) reported as every commit's are."""
+        if self._log_usable:
+            self._log_usable = False
+            _log.warning("journal done log unusable (%s); committing completions one by one", exc)
 
     def record_dead(self, task_id: int, attempts: int, error: str, *, prompt: bool = False) -> int:
         """Record the move of a failed task to the dead letters.
