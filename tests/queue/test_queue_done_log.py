@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -21,6 +22,7 @@ import pytest
 
 from jirabucket.queue import Journal, TaskQueue
 from jirabucket.queue import journal as journal_module
+from jirabucket.queue.donelog import DoneLog, claim_orphans
 
 KEY = "jira:acme.atlassian.net"
 RECORD = struct.Struct("<qd")  # what a done-log record holds: task id, the row's created_at
@@ -263,3 +265,20 @@ def test_a_new_log_file_removed_before_it_was_locked_is_made_again(
     assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(task_id, rows(db)[task_id])
     journal.close()
     assert logs(db) == [] and rows(db) == {}
+
+
+def test_a_writer_still_holding_a_closed_done_log_never_writes_into_another_file(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    log = DoneLog(str(db))
+    log.append(7, 1.5)
+    log.close(remove=False)  # its files are released at once, though a worker still holds it
+    claimed = claim_orphans(str(db))  # their locks are free: the next journal may fold them
+    assert claimed.records == [(7, 1.5)]
+    claimed.remove()
+    del claimed
+    others = [tmp_path / f"other-{n}" for n in range(4)]
+    with contextlib.ExitStack() as stack:
+        for path in others:  # files opened now take the lowest free descriptor numbers
+            stack.enter_context(path.open("wb"))
+        log.append(8, 2.5)  # e.g. a worker that finished its task just as the journal closed
+    assert [path.read_bytes() for path in others] == [b""] * 4 and logs(db) == []
