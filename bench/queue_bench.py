@@ -1,6 +1,6 @@
 """Benchmark of jirabucket.queue, side by side with ThreadPoolExecutor.
 
-Run: ``.venv/bin/python bench/queue_bench.py`` (about a minute on 2 cores).
+Run: ``.venv/bin/python bench/queue_bench.py`` (about 90 s on 2 cores).
 
 1. 50,000 no-op tasks: TaskQueue (in memory) vs ThreadPoolExecutor, same workers; and with
    the durable SQLite journal in its three ways of recording a completion: the done log (the
