@@ -24,7 +24,7 @@ empties them all.
 **Appends take no lock.** Workers write records concurrently (``O_APPEND``:
 each 16-byte ``write(2)`` lands whole at the end); a lock around the write made
 them queue behind a thread that released the GIL for its write and waited to
-get it back, and halved the throughput. A file descriptor is never closed while a
+get it back, and cost a quarter of the throughput (bench/README.md). A file descriptor is never closed while a
 writer may still use it: a file is released by ``dup2``-ing ``/dev/null`` over its
 descriptor (which drops the file and its lock at once), and the descriptor
 itself is closed only when the last reference to its :class:`_LogFile` goes. A
