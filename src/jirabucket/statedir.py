@@ -2,7 +2,9 @@
 
 ``<state dir>/jirabucket.sqlite3`` holds the queue's journal and the sync state
 (separate tables); ``<state dir>/sync.lock`` keeps two runs on one directory
-apart. The directory is created with mode 0700.
+apart; while a journal is open, its done log (``jirabucket.sqlite3.done-*``,
+see :mod:`jirabucket.queue.donelog`) sits beside the database. The directory
+is created with mode 0700.
 """
 
 from __future__ import annotations
