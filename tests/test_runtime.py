@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import re
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import pytest
 import responses
 
 from jirabucket.config import BitbucketSettings, JiraSettings, QueueSettings, Settings, SyncSettings
@@ -60,3 +63,40 @@ def test_rate_limit_settings_reach_the_queue_policy(tmp_path: Path) -> None:
     policy = queue.policy
     assert (policy.rate_limit_base_delay, policy.rate_limit_max_wait) == (2.0, 120.0)
     queue.close()
+
+
+def _settings(state_dir: Path) -> Settings:
+    return Settings(
+        jira=JiraSettings(url="https://jira.corp.example", flavor="cloud", projects=("ABC",)),
+        bitbucket=BitbucketSettings(url="https://git.corp.example", flavor="cloud", repositories=("a/b",)),
+        sync=SyncSettings(), queue=QueueSettings(), state_dir=state_dir, config_path=state_dir / "x.toml",
+    )
+
+
+def test_a_done_log_that_cannot_be_read_is_a_state_error_naming_it(tmp_path: Path) -> None:
+    from jirabucket.errors import StateError
+    from jirabucket.runtime import open_journal
+
+    open_journal(tmp_path).close()
+    orphan = tmp_path / "jirabucket.sqlite3.done-99999-0badc0de-0"
+    orphan.mkdir()  # left by a dead process, and not a file: the journal cannot fold it
+    with pytest.raises(StateError, match=re.escape(f"state file {orphan} cannot be used")):
+        open_journal(tmp_path)
+
+
+def test_a_journal_that_fails_to_close_is_a_state_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jirabucket.errors import StateError
+    from jirabucket.queue import Journal
+
+    real_close = Journal.close
+    log_file = tmp_path / "jirabucket.sqlite3.done-1-0badc0de-0"
+
+    def close_on_a_full_disk(self: Journal) -> None:
+        real_close(self)
+        raise OSError(errno.ENOSPC, "No space left on device", str(log_file))
+
+    monkeypatch.setattr(Journal, "close", close_on_a_full_disk)
+    tokens = {"jira_token": JiraToken(SECRET, email="a@b.c"), "bitbucket_token": BitbucketToken(SECRET)}
+    expected = re.escape(f"state file {log_file} cannot be written: the disk is full")
+    with pytest.raises(StateError, match=expected), open_runtime(_settings(tmp_path), durable=True, **tokens):
+        pass

@@ -100,7 +100,21 @@ def open_journal(state_dir: Path) -> Journal:
     try:
         return Journal(path)
     except STATE_FAILURES as exc:
-        raise state_error(path, exc) from None
+        raise state_error(_file_of(exc, path), exc) from None
+
+
+def _close_journal(journal: Journal) -> None:
+    """Close the journal; a failure of its last commit or of its done log becomes a StateError."""
+    try:
+        journal.close()
+    except STATE_FAILURES as exc:
+        raise state_error(_file_of(exc, Path(journal.path)), exc) from None
+
+
+def _file_of(exc: BaseException, database: Path) -> Path:
+    """The file a failure is about: the one the OS names (e.g. a done log beside it), else the database."""
+    filename = exc.filename if isinstance(exc, OSError) else None
+    return Path(filename) if isinstance(filename, str) else database
 
 
 @contextlib.contextmanager
@@ -144,4 +158,4 @@ def open_runtime(
             jira.close()
             bitbucket.close()
             if journal is not None:
-                journal.close()
+                _close_journal(journal)

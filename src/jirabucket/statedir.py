@@ -2,7 +2,9 @@
 
 ``<state dir>/jirabucket.sqlite3`` holds the queue's journal and the sync state
 (separate tables); ``<state dir>/sync.lock`` keeps two runs on one directory
-apart. The directory is created with mode 0700.
+apart; while a journal is open, its done log (``jirabucket.sqlite3.done-*``,
+see :mod:`jirabucket.queue.donelog`) sits beside the database. The directory
+is created with mode 0700.
 """
 
 from __future__ import annotations
@@ -53,9 +55,10 @@ def state_error(path: Path, exc: BaseException) -> StateError:
             f"state database {path} is damaged ({text}): move it aside; "
             "the next sync rebuilds it without duplicates"
         )
+    what = "state database" if path.name == DB_NAME else "state file"  # or the journal's done log beside it
     if "disk is full" in lowered or getattr(exc, "errno", None) == errno.ENOSPC:
         return StateError(
-            f"state database {path} cannot be written: the disk is full ({text}); "
+            f"{what} {path} cannot be written: the disk is full ({text}); "
             "free space and run again (nothing is lost, the cursor has not moved)"
         )
     if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered or isinstance(
@@ -65,7 +68,7 @@ def state_error(path: Path, exc: BaseException) -> StateError:
             f"state file {path} cannot be written ({text}): make {path.parent} writable "
             "or set JIRABUCKET_STATE_DIR"
         )
-    return StateError(f"state database {path} cannot be used ({text}): move it aside or set JIRABUCKET_STATE_DIR")
+    return StateError(f"{what} {path} cannot be used ({text}): move it aside or set JIRABUCKET_STATE_DIR")
 
 
 def inspect_database(state_dir: Path) -> None:

@@ -288,16 +288,22 @@ def test_in_memory_dead_letters_are_one_per_idempotency_key_too() -> None:
         assert q.discard_dead_letters(["same"]) == 1 and q.dead_letters() == []
 
 
-def test_grouped_completions_leave_finished_tasks_pending_until_the_group_commit(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("options", "expected_pending"), [
+    ({}, 0),  # the done log has it
+    ({"done_log": False}, 0),  # committed before its worker moves on
+    ({"prompt_completions": False}, 1),  # waits for the group commit
+])
+def test_only_grouped_completions_leave_finished_tasks_pending_until_the_group_commit(
+    tmp_path: Path, options: dict[str, bool], expected_pending: int
+) -> None:
     path = tmp_path / "queue.sqlite3"
-    for prompt, expected_pending in ((True, 0), (False, 1)):
-        journal = Journal(path, commit_interval=3600.0, prompt_completions=prompt)  # no timed commit
-        journal.record_submit((journal.next_id(), "op", KEY, "{}", None, True, None))
-        journal.flush()
-        task_id = journal.pending()[0].id
-        receipt = journal.record_done(task_id, prompt=True)
-        journal.wait_committed(receipt)
-        other = Journal(path)  # another connection sees what a crash would leave
-        assert other.pending_count() == expected_pending
-        other.close()
-        journal.close()  # commits the rest
+    journal = Journal(path, commit_interval=3600.0, **options)  # no timed commit
+    journal.record_submit((journal.next_id(), "op", KEY, "{}", None, True, None))
+    journal.flush()
+    task_id = journal.pending()[0].id
+    receipt = journal.record_done(task_id, prompt=True)
+    journal.wait_committed(receipt)
+    other = Journal(path)  # another journal on the database sees what the next run would resume
+    assert other.pending_count() == expected_pending
+    other.close()
+    journal.close()  # commits the rest

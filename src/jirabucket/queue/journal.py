@@ -5,22 +5,31 @@ idempotency key, idempotent flag, sub-key and attempt count. Never a closure,
 never a credential: handlers resolve their clients in memory at run time.
 
 One connection, guarded by one lock, is shared by the queue and a writer
-thread. Changes are buffered and committed together in one transaction (group
-commit), so the journal does not dominate the cost of a task:
+thread. Changes are buffered and committed together in one transaction every
+``commit_interval`` seconds (group commit), so the journal does not dominate
+the cost of a task:
 
-- **Completions** (a task done, or dead) are committed before the worker that
-  ran the task takes its next one: ``record_done(..., commit=True)`` returns
-  once a commit holding it has gone through, sharing that commit with every
-  other change buffered meanwhile. After a process crash (SIGKILL, OOM kill)
-  only the tasks that were running, at most one per worker, run again.
+- **Completions** must be durable before the worker that ran the task takes
+  its next one, so that after a process crash (SIGKILL, OOM kill) only the
+  tasks that were running, at most one per worker, run again. A task
+  submitted and finished between two group commits was never written: nothing
+  to do. Otherwise ``record_done(..., prompt=True)`` appends the task to the
+  journal's *done log* (:mod:`jirabucket.queue.donelog`: one 16-byte
+  ``write(2)``, no SQLite commit) and the next group commit deletes its row
+  and empties the log; a journal opened after a crash folds the logs the dead
+  process left before it hands out any task id. Where the done log cannot be
+  used (no ``fcntl``, ``done_log=False``, a log file that cannot be written)
+  the completion is committed to SQLite before the worker moves on
+  (:meth:`Journal.wait_committed`), as dead letters always are.
 - **Submissions and attempt counts** are committed by the writer thread every
   ``commit_interval`` seconds: a task submitted less than that before a crash
   may be lost; call :meth:`Journal.flush` to make everything so far durable.
 
-The database runs in WAL mode with ``synchronous=NORMAL``: a commit survives a
-process crash without an fsync; on power loss or an OS crash the last commits
-before it may be lost (finished tasks may run again, recent submissions vanish),
-though the database stays consistent.
+The database runs in WAL mode with ``synchronous=NORMAL`` and the done log is
+never fsynced: a commit or a log record survives a process crash; on power loss
+or an OS crash the last commits and records before it may be lost (finished
+tasks may run again, recent submissions vanish), though the database stays
+consistent and no record can delete another task's row (see the donelog module).
 """
 
 from __future__ import annotations
@@ -33,11 +42,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DeadLetter", "Journal", "StoredTask"]
+from jirabucket.queue import donelog
+from jirabucket.queue.donelog import DoneLog
+
+__all__ = ["DeadLetter", "Journal", "StoredTask", "encode_args"]
 
 _log = logging.getLogger("jirabucket.queue")
 
@@ -57,10 +69,38 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_idempotency_key ON dead_letters (idem
 # Rows per multi-row INSERT (8 parameters each: under SQLite's oldest limit of 999) and ids per DELETE.
 _INSERT_ROWS = 100
 _DELETE_IDS = 900
+# Argument values stored as they are until their row is written (encoding them is then certain to work).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _TASK_COLUMNS = "id, operation, key, args, idempotency_key, idempotent, subkey, attempts"
 _DEAD_COLUMNS = (
     "id, operation, key, args, idempotency_key, idempotent, subkey, attempts, error, failed_at"
 )
+
+
+def encode_args(args: Mapping[str, Any]) -> str | dict[str, Any]:
+    """Check a task's arguments and return what the journal stores for them.
+
+    A flat ``dict`` of string keys and scalar values (str, int, float, bool,
+    None) cannot fail to encode: it is returned as a copy, encoded to JSON only
+    if its row is ever written (a task submitted and finished between two group
+    commits never is). Anything else is encoded now.
+
+    Args:
+        args: The task's arguments.
+
+    Returns:
+        The JSON text, or a copy of a flat dict to encode later.
+
+    Raises:
+        TypeError: ``args`` is not JSON-serialisable.
+        ValueError: ``args`` is circular.
+    """
+    if type(args) is dict:
+        for name, value in args.items():
+            if type(name) is not str or type(value) not in _SCALARS:
+                return json.dumps(args)
+        return args.copy()
+    return json.dumps(args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +164,24 @@ class Journal:
         commit_interval: Seconds between group commits.
         busy_timeout: Seconds a commit waits for another connection's write lock
             before it fails (and is tried again at the next interval).
-        prompt_completions: Commit each completion before its worker moves on (a
-            crash re-runs at most one task per worker). ``False`` trades that for
-            throughput on tiny tasks: completions wait for the group commit too, and
-            a crash re-runs the tasks finished in the last ``commit_interval``.
+        prompt_completions: Make each completion durable before its worker moves on
+            (a crash re-runs at most one task per worker). ``False`` is the lazy mode:
+            completions wait for the group commit, and a crash re-runs the tasks
+            finished in the last ``commit_interval``.
+        done_log: Make prompt completions durable by appending them to a done log
+            beside the database (``<path>.done-*`` files, POSIX only), folded in at
+            each group commit. ``False`` commits each one to SQLite before its worker
+            moves on instead: no extra files, same promise, a fraction of the
+            throughput on tiny tasks (what happens anyway where ``fcntl`` is missing).
+
+    Raises:
+        sqlite3.Error: The database cannot be opened or is damaged.
+        OSError: A done log left by a journal that is gone cannot be read or removed.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], *, commit_interval: float = 0.05, busy_timeout: float = 5.0,
-        prompt_completions: bool = True,
+        prompt_completions: bool = True, done_log: bool = True,
     ) -> None:
         self.path = os.fspath(path)
         self._interval = commit_interval
@@ -143,6 +192,14 @@ class Journal:
         self._buffer_lock = threading.Lock()
         self._inserts: dict[int, tuple[Any, ...]] = {}
         self._ops: list[tuple[str, tuple[Any, ...]]] = []
+        # A done-log record names a row by id and created_at: the stamps of the rows taken
+        # for a commit (and of those read back), until the task is done.
+        self._stamps: dict[int, float] = {}
+        self._done_log: DoneLog | None = None  # made at the first completion that needs it
+        # Guards the done log's files (made, sealed, emptied, closed), after _buffer_lock when
+        # both are needed. Records are written under no lock at all (see the donelog module).
+        self._log_lock = threading.Lock()
+        self._log_usable = prompt_completions and done_log and donelog.SUPPORTED
         # Completions that must be committed promptly are counted ("tickets"); a commit takes
         # the buffer under _buffer_lock, so it knows which tickets it holds.
         self._committed_cv = threading.Condition(self._buffer_lock)  # waiters for a commit
@@ -151,11 +208,16 @@ class Journal:
         self._rounds = 0  # commits tried so far (a failed one too)
         self._closed = False
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
-        self._conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
-        self._conn.executescript(_SCHEMA)
-        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM tasks").fetchone()
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
+            self._conn.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
+            self._conn.executescript(_SCHEMA)
+            self._fold_orphans()  # before the first id: see _fold_orphans
+            row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM tasks").fetchone()
+        except BaseException:
+            self._conn.close()
+            raise
         # Tasks with ids up to here were left by an earlier process: resume() may take them.
         self.previous_max_id: int = int(row[0])
         self._ids = itertools.count(self.previous_max_id + 1)
@@ -164,6 +226,35 @@ class Journal:
             target=self._write_loop, name="jirabucket-journal", daemon=True
         )
         self._writer.start()
+
+    def _fold_orphans(self) -> None:
+        """Delete the tasks that the done logs of journals now gone record as done; remove the logs.
+
+        Runs before this journal computes its first task id, so that what those
+        logs name is settled before any new task exists; and since a record names
+        its row by id *and* ``created_at``, even a record that escaped (a log that
+        reappeared after a power loss) cannot delete a task that reused its id.
+        """
+        if not donelog.SUPPORTED:
+            return
+        orphans = donelog.claim_orphans(self.path)
+        if not orphans.files:
+            return
+        try:
+            if orphans.records:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany("DELETE FROM tasks WHERE id = ? AND created_at = ?", orphans.records)
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+        except BaseException:
+            orphans.release()
+            raise
+        orphans.remove()
+        _log.debug("folded %d completion(s) from %d done log(s) left by a journal that is gone",
+                   len(orphans.records), len(orphans.files))
 
     def next_id(self) -> int:
         """Return a fresh task id (thread-safe: ``itertools.count`` is atomic).
@@ -178,7 +269,7 @@ class Journal:
         """Buffer a new pending task (``id, operation, key, args, idem, idempotent, subkey``).
 
         Args:
-            row: The task's columns, the JSON arguments as text.
+            row: The task's columns, the arguments as :func:`encode_args` returned them.
         """
         stored = (*row, time.time())
         with self._buffer_lock:
@@ -199,19 +290,60 @@ class Journal:
 
         Args:
             task_id: The task's id.
-            prompt: Have it committed promptly (unless the journal was made with
-                ``prompt_completions=False``): pass the receipt to
-                :meth:`wait_committed` before anything must rely on it.
+            prompt: Make it durable before returning, by a record in the done log, or
+                else by a commit: pass the receipt to :meth:`wait_committed` before
+                anything must rely on it (unless the journal was made with
+                ``prompt_completions=False``: then it waits for the group commit).
 
         Returns:
             A receipt for :meth:`wait_committed`; 0 when there is nothing to wait for
-            (not ``prompt``, or the task's row was never written).
+            (not ``prompt``, the task's row was never written, or the done log has it).
         """
         with self._buffer_lock:
             if self._inserts.pop(task_id, None) is not None:
+                self._stamps.pop(task_id, None)  # left by a failed commit, if any
                 return 0  # submitted and done between two commits: nothing was ever written
+            stamp = self._stamps.pop(task_id, None)
+            # The deletion goes into the buffer before the record into the log: whichever file
+            # the record lands in, the commit that seals it holds the deletion too (or one
+            # before it did), so no file is emptied while its record is still needed.
             self._ops.append(("d", (task_id,)))
-            return self._ticket() if prompt and self._prompt else 0
+            if not (prompt and self._prompt) or self._closed:
+                return 0
+            if stamp is None or not self._log_usable:
+                return self._ticket()
+        # Written outside _buffer_lock: the write releases the GIL, and submissions go on meanwhile.
+        if self._logged(task_id, stamp):
+            return 0
+        with self._buffer_lock:
+            return self._ticket()
+
+    def _logged(self, task_id: int, stamp: float) -> bool:
+        """Append a completion to the done log; ``False`` if it cannot be."""
+        log = self._done_log
+        if log is None:
+            with self._log_lock:
+                if not self._log_usable or self._closed:
+                    return False
+                try:
+                    log = self._done_log = self._done_log or DoneLog(self.path)
+                except OSError as exc:
+                    self._abandon_log(exc)
+                    return False
+        try:
+            log.append(task_id, stamp)
+        except OSError as exc:
+            with self._log_lock:
+                self._abandon_log(exc)
+            return False
+        return True
+
+    def _abandon_log(self, exc: OSError) -> None:
+        """Stop recording in the done log (``_log_lock`` held): completions are committed instead,
+        and their failures (the same full disk, say) reported as every commit's are."""
+        if self._log_usable:
+            self._log_usable = False
+            _log.warning("journal done log unusable (%s); committing completions one by one", exc)
 
     def record_dead(self, task_id: int, attempts: int, error: str, *, prompt: bool = False) -> int:
         """Record the move of a failed task to the dead letters.
@@ -229,6 +361,7 @@ class Journal:
             A receipt for :meth:`wait_committed` (0 when not ``prompt``).
         """
         with self._buffer_lock:
+            self._stamps.pop(task_id, None)
             self._ops.append(("x", (attempts, error, time.time(), task_id)))
             return self._ticket() if prompt and self._prompt else 0
 
@@ -255,7 +388,7 @@ class Journal:
                 try:
                     if self._committed < receipt and not self._closed:
                         self._commit_locked(everything=False)
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, OSError) as exc:
                     _log.debug("journal commit failed (the writer thread retries): %s", exc)
                 finally:
                     self._db_lock.release()
@@ -292,25 +425,39 @@ class Journal:
                     task_id = row[-1]  # each change's last column is its task's id
                     if task_id in self._inserts:
                         inserts[task_id] = self._inserts.pop(task_id)
+            stamps = self._stamps
+            for task_id, row in inserts.items():
+                stamps[task_id] = row[-1]  # its created_at: what a done-log record will name
+            with self._log_lock:
+                sealed = self._done_log.seal() if self._done_log is not None else ()
         committed = False
+        cancelled: list[int] = []
         try:
             if inserts or ops:
-                self._write_batch(list(inserts.values()), ops)
+                cancelled = self._write_batch(list(inserts.values()), ops)
             committed = True
         finally:
             with self._buffer_lock:
                 if committed:
                     self._committed = max(self._committed, through)
+                    for task_id in cancelled:
+                        self._stamps.pop(task_id, None)
                 else:  # nothing was committed: put it back, ahead of newer changes, for the next try
                     self._inserts = {**inserts, **self._inserts}
                     self._ops[:0] = ops
                 self._rounds += 1
                 self._committed_cv.notify_all()
+                if committed and sealed:
+                    with self._log_lock:
+                        if self._done_log is not None:  # only now: a crash before leaves the records to fold
+                            self._done_log.committed(sealed)
 
-    def _write_batch(self, inserts: list[tuple[Any, ...]], ops: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _write_batch(self, inserts: list[tuple[Any, ...]], ops: list[tuple[str, tuple[Any, ...]]]) -> list[int]:
+        """Write a batch; return the ids of the tasks inserted and removed in it (not written)."""
         updates = [row for kind, row in ops if kind == "u"]
         deaths = [row for kind, row in ops if kind == "x"]
         removed = [row[0] for kind, row in ops if kind == "d"]
+        both: set[int] = set()
         if inserts and removed:  # submitted and done within one batch: neither needs writing
             both = {row[0] for row in inserts}.intersection(removed)
             if both:
@@ -324,7 +471,12 @@ class Journal:
         # right at every point in between: a row is inserted before it is updated or removed.
         for start in range(0, len(inserts), _INSERT_ROWS):
             chunk = inserts[start:start + _INSERT_ROWS]
-            conn.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
+            params: list[Any] = []
+            for row in chunk:
+                if type(row[3]) is not str:  # a flat dict from encode_args: encoded only now
+                    row = (*row[:3], json.dumps(row[3]), *row[4:])  # noqa: PLW2901
+                params.extend(row)
+            conn.execute(_insert_sql(len(chunk)), params)
         if updates or deaths:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -339,6 +491,7 @@ class Journal:
         for start in range(0, len(removed), _DELETE_IDS):
             chunk = removed[start:start + _DELETE_IDS]
             conn.execute(_delete_sql(len(chunk)), chunk)
+        return list(both)
 
     def _bury(self, attempts: int, error: str, failed_at: float, task_id: int) -> None:
         """Turn a task row into a dead letter, or update the one with its idempotency key."""
@@ -361,25 +514,43 @@ class Journal:
     def pending(self, *, max_id: int | None = None) -> list[StoredTask]:
         """Return the pending tasks, oldest first.
 
+        This journal's buffered changes are committed first; tasks that another
+        journal on the same database finished but has not folded in yet are left out.
+
         Args:
             max_id: Only tasks with an id up to this one (``None``: all).
 
         Returns:
             The stored tasks.
         """
+        done = self._done_elsewhere()  # read before the rows: a record seen then stays true
         rows = self._query(
-            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id <= ? ORDER BY id",  # noqa: S608
+            f"SELECT {_TASK_COLUMNS}, created_at FROM tasks WHERE id <= ? ORDER BY id",  # noqa: S608
             (2**62 if max_id is None else max_id,),
         )
+        rows = [row for row in rows if (row[0], row[-1]) not in done]
+        with self._buffer_lock:  # what a done-log record of these tasks will name
+            self._stamps.update((row[0], row[-1]) for row in rows)
         return [_stored(row) for row in rows]
 
     def pending_count(self) -> int:
-        """Return how many tasks are pending (buffered changes committed first).
+        """Return how many tasks are pending (counted as :meth:`pending` lists them).
 
         Returns:
             The number of pending tasks.
         """
-        return int(self._query("SELECT COUNT(*) FROM tasks", ())[0][0])
+        done = self._done_elsewhere()
+        if not done:
+            return int(self._query("SELECT COUNT(*) FROM tasks", ())[0][0])
+        return sum((row[0], row[1]) not in done for row in self._query("SELECT id, created_at FROM tasks", ()))
+
+    def _done_elsewhere(self) -> set[tuple[int, float]]:
+        """Records in the done logs of the other journals on this database (live or not)."""
+        if not donelog.SUPPORTED:
+            return set()
+        with self._log_lock:
+            own = self._done_log.paths() if self._done_log is not None else frozenset()
+        return donelog.done_elsewhere(self.path, own=own)
 
     def dead_letters(self) -> list[DeadLetter]:
         """Return the dead letters, oldest first (usable without a queue).
@@ -437,6 +608,7 @@ class Journal:
             self._check_open()
             self._commit_locked()
             taken: list[StoredTask] = []
+            stamps: dict[int, float] = {}
             self._conn.execute("BEGIN IMMEDIATE")
             for dead_id in wanted:
                 row = self._conn.execute(
@@ -446,13 +618,17 @@ class Journal:
                 if row is not None:
                     self._conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
                     task = _stored((self.next_id(), *row[1:7], 0))
+                    now = time.time()
                     self._conn.execute(
                         "INSERT INTO tasks (id, operation, key, args, idempotency_key, idempotent, subkey,"
                         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (task.id, *row[1:4], task.idempotency_key, task.idempotent, task.subkey, time.time()),
+                        (task.id, *row[1:4], task.idempotency_key, task.idempotent, task.subkey, now),
                     )
                     taken.append(task)
+                    stamps[task.id] = now
             self._conn.execute("COMMIT")
+        with self._buffer_lock:
+            self._stamps.update(stamps)
         return taken
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
@@ -466,20 +642,32 @@ class Journal:
             raise RuntimeError(f"journal {self.path} is closed")
 
     def close(self) -> None:
-        """Commit what is buffered, stop the writer thread and close the database."""
+        """Commit what is buffered, stop the writer thread, close the database and the done log.
+
+        The done log's files are removed once the last commit went through; if it
+        failed, they are left for the next journal opened on the database to fold.
+        """
         self._stop.set()
         if self._writer.is_alive() and self._writer is not threading.current_thread():
             self._writer.join()
         with self._db_lock:
             if self._closed:
                 return
+            committed = False
             try:
                 self._commit_locked()
+                committed = True
             finally:
                 with self._buffer_lock:
                     self._closed = True
                     self._committed_cv.notify_all()
-                self._conn.close()
+                with self._log_lock:
+                    log, self._done_log = self._done_log, None
+                try:
+                    if log is not None:
+                        log.close(remove=committed)
+                finally:
+                    self._conn.close()
 
 
 @functools.cache

@@ -16,7 +16,6 @@ to tell the scheduler, which may hand the freed slot to the next task.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import random
@@ -41,7 +40,7 @@ from jirabucket.queue.events import (
     WaitHook,
 )
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
-from jirabucket.queue.journal import DeadLetter, Journal, StoredTask
+from jirabucket.queue.journal import DeadLetter, Journal, StoredTask, encode_args
 from jirabucket.queue.limits import KeyLimit
 from jirabucket.queue.policy import Decision, Outcome, RetryPolicy
 from jirabucket.queue.scheduler import Scheduler
@@ -207,14 +206,14 @@ class TaskQueue:
         payload = None
         if self._journal is not None and durable:
             try:
-                payload = json.dumps(args)
+                payload = encode_args(args)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"arguments of {operation!r} are not JSON-serialisable: {exc}"
                                 ) from exc
         return self._accept(task, payload, stored_id=None)
 
-    def _accept(self, task: Task, payload: str | None, *, stored_id: int | None) -> Future[Any]:
-        """Accept a task: new (``payload`` is its JSON) or stored (``stored_id`` is its row)."""
+    def _accept(self, task: Task, payload: str | dict[str, Any] | None, *, stored_id: int | None) -> Future[Any]:
+        """Accept a task: new (``payload`` is its stored arguments) or stored (``stored_id`` is its row)."""
         with self._lock:
             if self._closed:
                 raise QueueClosed("the queue is closed and takes no new task")
@@ -392,9 +391,10 @@ class TaskQueue:
         """Run one attempt of ``task``, then record its outcome."""
         receipt = self._worker.receipt
         if receipt and self._journal is not None:
-            # This worker's previous task is committed as done before a new one starts,
-            # so a crash re-runs at most one task per worker. Often another worker's commit
-            # took it along; else this worker commits every completion buffered so far.
+            # This worker's previous task is durable as done before a new one starts, so a
+            # crash re-runs at most one task per worker. Usually the done log made it so at
+            # once (no receipt); else (no done log) it waits for a commit: often another
+            # worker's took it along, or this worker commits every completion buffered so far.
             self._journal.wait_committed(receipt)
             self._worker.receipt = 0
         if self._stopped:

@@ -1,0 +1,284 @@
+"""The done log: completions kept beside the database until the group commit folds them in."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jirabucket.queue import Journal, TaskQueue
+from jirabucket.queue import journal as journal_module
+from jirabucket.queue.donelog import DoneLog, claim_orphans
+
+KEY = "jira:acme.atlassian.net"
+RECORD = struct.Struct("<qd")  # what a done-log record holds: task id, the row's created_at
+
+
+def logs(db: Path) -> list[Path]:
+    """The done-log files beside ``db``."""
+    return sorted(db.parent.glob(db.name + ".done-*"))
+
+
+def rows(db: Path) -> dict[int, float]:
+    """The task rows as committed on disk (id -> created_at), read past any journal."""
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT id, created_at FROM tasks ORDER BY id").fetchall())
+    finally:
+        conn.close()
+
+
+def committed_tasks(journal: Journal, count: int) -> list[int]:
+    """Submit ``count`` rows and commit them; return their ids."""
+    ids = [journal.next_id() for _ in range(count)]
+    for task_id in ids:
+        journal.record_submit((task_id, "op", KEY, "{}", None, True, None))
+    journal.flush()
+    return ids
+
+
+def done(journal: Journal, task_id: int) -> None:
+    """Record a task as done, durably, as the queue does before its worker moves on."""
+    journal.wait_committed(journal.record_done(task_id, prompt=True))
+
+
+def test_a_completion_is_a_log_record_until_the_group_commit_folds_it_in(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)  # no timed commit: we commit by hand
+    first, second = committed_tasks(journal, 2)
+    assert logs(db) == []  # made at the first completion that needs one
+    done(journal, first)
+    assert first in rows(db)  # no SQLite commit on the way...
+    assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(first, rows(db)[first])  # ...a record
+    journal.flush()
+    assert list(rows(db)) == [second]
+    assert all(p.stat().st_size == 0 for p in logs(db))  # emptied once its deletion is committed
+    journal.close()
+    assert logs(db) == []
+
+
+def test_a_done_log_left_by_a_killed_process_is_folded_by_the_next_open(tmp_path: Path) -> None:
+    db, out = tmp_path / "j.sqlite3", tmp_path / "ran.txt"
+    script = """
+        import os, signal, sys, threading
+        from jirabucket.queue import Journal, TaskQueue
+        journal = Journal(sys.argv[1], commit_interval=3600.0)  # no group commit after the flush below
+        out = open(sys.argv[2], "a", buffering=1)
+        go = threading.Event()
+        def op(args):
+            go.wait()
+            out.write(f"{args['n']}\\n")
+        q = TaskQueue(workers=4, journal=journal)
+        q.register("op", op, key="k")
+        for n in range(20):
+            q.submit("op", {"n": n}, key="k", idempotent=True)
+        journal.flush()  # the 20 rows are committed before any task ends
+        go.set()
+        q.join()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(db), str(out)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert sorted(int(n) for n in out.read_text().split()) == list(range(20))  # all ran
+    assert len(rows(db)) == 20 and logs(db)  # no deletion committed: the log is all there is
+    journal = Journal(db)
+    assert journal.pending() == []  # none runs again
+    assert rows(db) == {} and logs(db) == []  # folded, then removed
+    journal.close()
+
+
+def test_logs_kept_by_a_close_that_could_not_commit_are_folded_on_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0, busy_timeout=0.01)
+    first, second, third = committed_tasks(journal, 3)
+    done(journal, first)
+    done(journal, third)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock: the last commit fails
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        journal.close()
+    other.execute("COMMIT")
+    other.close()
+    assert logs(db) and set(rows(db)) == {first, second, third}
+    reopened = Journal(db)
+    assert [t.id for t in reopened.pending()] == [second]
+    assert logs(db) == []
+    reopened.close()
+
+
+def test_a_trailing_partial_record_and_zero_records_are_ignored(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db)
+    first, second, third = committed_tasks(journal, 3)
+    journal.close()
+    stamps = rows(db)
+    # A log whose process died (no one holds its lock): a whole record, a zeroed one, another
+    # whole one, and the first 7 bytes of a third (a power loss cut the file mid-record).
+    orphan = db.with_name(db.name + ".done-99999-0badc0de-0")
+    orphan.write_bytes(RECORD.pack(first, stamps[first]) + bytes(RECORD.size)
+                       + RECORD.pack(third, stamps[third]) + RECORD.pack(second, stamps[second])[:7])
+    reopened = Journal(db)
+    assert [t.id for t in reopened.pending()] == [second]
+    assert not orphan.exists()
+    reopened.close()
+
+
+def test_a_stale_record_never_deletes_a_task_that_reused_its_id(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    [task_id] = committed_tasks(journal, 1)
+    done(journal, task_id)
+    stale = b"".join(p.read_bytes() for p in logs(db))  # the record, as it was on disk
+    journal.close()  # the deletion is committed, the log removed
+    assert rows(db) == {}
+
+    later = Journal(db)  # the table is empty again: the id is handed out anew
+    [reused] = committed_tasks(later, 1)
+    assert reused == task_id
+    later.close()
+    # The record comes back as if the process had died between its commit and emptying the log
+    # (or a power loss had undone the emptying): it names the id, but not this row.
+    db.with_name(db.name + ".done-99999-0badc0de-0").write_bytes(stale)
+    reopened = Journal(db)
+    assert [t.id for t in reopened.pending()] == [reused]
+    assert logs(db) == []
+    reopened.close()
+
+
+def test_two_journals_on_one_database_keep_their_own_logs(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    first = Journal(db, commit_interval=3600.0)
+    one, two, three = committed_tasks(first, 3)
+    done(first, one)
+    done(first, two)
+    first_logs = logs(db)
+
+    second = Journal(db, commit_interval=3600.0)  # e.g. `jirabucket failed` while a sync runs
+    assert logs(db) == first_logs and set(rows(db)) == {one, two, three}  # not taken for a dead one's
+    assert [t.id for t in second.pending()] == [three]  # what the first did is not shown as pending
+    assert second.pending_count() == 1
+    done(second, three)
+    second.close()  # commits its own and removes its own logs only
+    assert logs(db) == first_logs and set(rows(db)) == {one, two}
+
+    first.flush()
+    assert rows(db) == {}
+    first.close()
+    assert logs(db) == []
+
+
+def test_a_done_log_that_cannot_be_made_falls_back_to_a_commit_per_completion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_space(database: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal_module, "DoneLog", no_space)
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    first, second = committed_tasks(journal, 2)
+    with caplog.at_level(logging.WARNING, logger="jirabucket.queue"):
+        receipt = journal.record_done(first, prompt=True)
+    assert receipt  # to wait for: a commit
+    assert "No space left on device" in caplog.text
+    journal.wait_committed(receipt)
+    assert list(rows(db)) == [second]  # committed, as it would be without a done log
+    journal.close()
+
+
+def test_an_orphan_log_that_cannot_be_read_fails_the_open(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    Journal(db).close()
+    db.with_name(db.name + ".done-99999-0badc0de-0").mkdir()  # not a file: cannot be opened for writing
+    with pytest.raises(IsADirectoryError):
+        Journal(db)
+
+
+def test_the_queue_records_each_completion_of_a_written_row_in_the_log(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    go = threading.Event()
+
+    def op(args: Mapping[str, Any]) -> int:
+        go.wait(10)
+        return int(args["n"])
+
+    with TaskQueue(workers=4, journal=journal) as q:
+        q.register("op", op, key=KEY)
+        futures = [q.submit("op", {"n": n}, key=KEY, idempotent=True) for n in range(50)]
+        journal.flush()  # every row written before any task ends: each completion needs a record
+        go.set()
+        assert [f.result(timeout=10) for f in futures] == list(range(50))
+        assert q.join(timeout=10)
+        records = b"".join(p.read_bytes() for p in logs(db))
+        assert sorted(task_id for task_id, _ in RECORD.iter_unpack(records)) == sorted(rows(db))
+        assert len(rows(db)) == 50  # and no commit on the way
+    journal.close()
+    assert rows(db) == {} and logs(db) == []
+
+
+def test_a_new_log_file_removed_before_it_was_locked_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A journal opening at that very moment may lock a log file created but not yet locked,
+    # find it empty, take it for a dead journal's and remove it: the new file must not be used.
+    created: list[str] = []
+    removed: list[str] = []
+    real_open, real_flock = os.open, fcntl.flock
+
+    def spy_open(path: str, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)
+        if flags & os.O_CREAT:
+            created.append(path)
+        return fd
+
+    def racing_flock(fd: int, operation: int) -> None:
+        if operation == fcntl.LOCK_EX and not removed:  # the first log file, before its lock
+            removed.append(created[-1])
+            os.unlink(created[-1])
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(fcntl, "flock", racing_flock)
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    [task_id] = committed_tasks(journal, 1)
+    done(journal, task_id)
+    monkeypatch.undo()
+    assert removed and not Path(removed[0]).exists()
+    assert len(logs(db)) == 2 and Path(removed[0]) not in logs(db)  # made again: the active one, a spare
+    assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(task_id, rows(db)[task_id])
+    journal.close()
+    assert logs(db) == [] and rows(db) == {}
+
+
+def test_a_writer_still_holding_a_closed_done_log_never_writes_into_another_file(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    log = DoneLog(str(db))
+    log.append(7, 1.5)
+    log.close(remove=False)  # its files are released at once, though a worker still holds it
+    claimed = claim_orphans(str(db))  # their locks are free: the next journal may fold them
+    assert claimed.records == [(7, 1.5)]
+    claimed.remove()
+    del claimed
+    others = [tmp_path / f"other-{n}" for n in range(4)]
+    with contextlib.ExitStack() as stack:
+        for path in others:  # files opened now take the lowest free descriptor numbers
+            stack.enter_context(path.open("wb"))
+        log.append(8, 2.5)  # e.g. a worker that finished its task just as the journal closed
+    assert [path.read_bytes() for path in others] == [b""] * 4 and logs(db) == []
