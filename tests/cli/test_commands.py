@@ -103,13 +103,7 @@ def test_concurrent_sync_processes(world: World) -> None:
     # under way (holding the lock) the whole time, however slowly either process starts.
     world.configure("timeout = 5.0", "timeout = 120")
     with world.jira.hold():
-        first = subprocess.Popen(
-            [sys.executable, "-m", "jirabucket", "sync", "--json"],
-            env=_env(world),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        first = _start_sync(world)
         _wait_for(lambda: world.jira.in_flight > 0 or first.poll() is not None)
         second = subprocess.run(
             [sys.executable, "-m", "jirabucket", "sync"],
@@ -222,6 +216,14 @@ def _env(world: World) -> dict[str, str]:
     return {**os.environ, **world.env, "PYTHONPATH": src}
 
 
+def _start_sync(world: World) -> subprocess.Popen[str]:
+    """``jirabucket sync --json`` against the world, in a process of its own (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jirabucket", "sync", "--json"],
+        env=_env(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def _wait_for(condition: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -245,13 +247,7 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
     expected = calm_final_state
     with make_world(tmp_path / "crash", flavor="cloud", prs=30) as world:
         world.jira.set_faults(Faults(latency=0.03, reset_after_write_rate=0.1))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jirabucket", "sync", "--json"],
-            env=_env(world),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = _start_sync(world)
         _wait_for(lambda: sum(r.is_write and "remotelink" in r.path for r in world.jira.requests) >= 10)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
