@@ -48,15 +48,23 @@ def _header_overwritten(db: Path) -> None:
     db.write_bytes(bytes(data))
 
 
+@pytest.fixture(scope="module")
+def synced_database(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The state database a first sync of the world leaves (made once: each test damages a copy)."""
+    with make_world(tmp_path_factory.mktemp("synced"), flavor="cloud", prs=8) as w:
+        code, _ = w.sync()
+        assert code == 0
+        return (w.state_dir / DB_NAME).read_bytes()
+
+
 @pytest.mark.parametrize("damage", [_random_bytes, _truncated, _header_overwritten])
 @pytest.mark.parametrize("command", [["sync"], ["failed"], ["retry-failed"], ["check"]])
 def test_damaged_state_database_exits_74_and_sends_nothing(
-    world: World, capsys: pytest.CaptureFixture[str], damage: Any, command: list[str]
+    world: World, capsys: pytest.CaptureFixture[str], damage: Any, command: list[str], synced_database: bytes
 ) -> None:
-    assert main(["sync", "--quiet"]) == 0
     db = world.state_dir / DB_NAME
-    for extra in (db.with_name(DB_NAME + "-wal"), db.with_name(DB_NAME + "-shm")):
-        extra.unlink(missing_ok=True)
+    world.state_dir.mkdir(parents=True, exist_ok=True)
+    db.write_bytes(synced_database)
     damage(db)
     world.jira.clear_requests()
     world.bitbucket.clear_requests()
