@@ -221,7 +221,11 @@ class SimulatorBase(ABC):
 
     @property
     def in_flight(self) -> int:
-        """Requests read and not yet answered now (held, slow or being handled)."""
+        """Requests being handled now: read, and not finished (held, slow, or being answered).
+
+        A request counts until just after its answer is sent, so a client may see its
+        answer a moment before this drops.
+        """
         with self._lock:
             return self._in_flight
 
