@@ -13,7 +13,11 @@ Against the simulators with 50 ms latency per request, one run measures:
   requests per repository).
 
 Each contestant gets fresh simulators seeded with the same scenario, and its
-requests are counted from the simulators' request logs. Loopback only.
+requests are counted from the simulators' request logs. Loopback only. Every
+contestant's modules are imported before the clocks start: the script's
+atlassian-python-api at the top of this file, and likewise the ``sync`` command
+(which the CLI otherwise imports at its first call); start-up is
+``bench/startup_bench.py``'s subject.
 
 Run: ``.venv/bin/python bench/sync_bench.py``
 """
@@ -38,6 +42,7 @@ import requests
 from atlassian import Jira  # noqa: TID251 - the baseline uses atlassian-python-api directly, as a naive script would
 from atlassian.bitbucket.cloud import Cloud  # noqa: TID251
 
+import jirabucket.cli.sync  # noqa: F401 - see below
 from jirabucket.cli import main as jirabucket_main
 from jirabucket.config import QueueSettings
 from jirabucket.testing import (

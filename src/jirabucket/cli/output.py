@@ -7,13 +7,15 @@ import contextlib
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from jirabucket.queue import DeadLetter, WaitEvent, WaitHook
 from jirabucket.sync.report import SyncReport, describe_target
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 _SHOWN = 5
 
@@ -55,6 +57,9 @@ def progress_bar(console: Console, *, enabled: bool) -> Iterator[ProgressBar]:
     if not enabled or not console.is_terminal:
         yield ProgressBar(None)
         return
+    # Imported here: rich.progress costs about 0.1 s, and --json, cron and CI runs never draw a bar.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         yield ProgressBar(progress)
@@ -77,6 +82,8 @@ def announce_waits(console: Console) -> WaitHook:
 
 def print_summary(console: Console, report: SyncReport) -> None:
     """Print the sync summary table, then warnings and failures."""
+    from rich.table import Table
+
     table = Table(title="jirabucket sync", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -108,6 +115,8 @@ def print_plan(console: Console, report: SyncReport) -> None:
     if not report.plan:
         console.print("dry run: nothing to write")
         return
+    from rich.table import Table
+
     table = Table(title=f"dry run: {len(report.plan)} writes planned")
     for column in ("action", "issue", "pull request", "detail"):
         table.add_column(column)
@@ -121,6 +130,8 @@ def print_dead_letters(console: Console, letters: Sequence[DeadLetter]) -> None:
     if not letters:
         console.print("no failed work")
         return
+    from rich.table import Table
+
     table = Table(title=f"{len(letters)} failed tasks")
     for column in ("id", "operation", "target", "attempts", "error"):
         table.add_column(column)

@@ -119,16 +119,16 @@ class SyncEngine:
         readers = ThreadPoolExecutor(max_workers=self._settings.queue.workers, thread_name_prefix="jirabucket-read")
         try:
             batches = [self._keys_by_pr(read) for read in self._read_in_parallel(sources, readers)]
+            self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys}, readers)
         finally:
             # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
             readers.shutdown(wait=False, cancel_futures=True)
-        self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys})
         # The most recently updated PR whose own work an issue is decides its transition, across repositories.
         latest = _latest_pr_per_issue((pr, batch.movable[pr.id]) for batch in batches for pr in batch.prs)
         if not self._dry_run:
-            for batch in batches:
-                for pr in batch.prs:
-                    self._store.record_pr_states(pr.web_url, pr.state, batch.movable[pr.id])
+            self._store.record_pr_states(
+                (pr.web_url, pr.state, batch.movable[pr.id]) for batch in batches for pr in batch.prs
+            )
         submitted = [(batch, self._submit_pairs(batch, latest)) for batch in batches]
         for batch, futures in submitted:
             failed = self._collect(futures)
@@ -194,11 +194,11 @@ class SyncEngine:
             ))
         return _RepoBatch(repo, prs, keys, movable)
 
-    def _lookup(self, keys: set[str]) -> None:
+    def _lookup(self, keys: set[str], readers: ThreadPoolExecutor) -> None:
         todo = sorted(k for k in keys if k not in self._issues)
-        for start in range(0, len(todo), _LOOKUP_BATCH):
-            batch = todo[start : start + _LOOKUP_BATCH]
-            lookup = self._jira.get_issues(batch)
+        batches = [todo[start : start + _LOOKUP_BATCH] for start in range(0, len(todo), _LOOKUP_BATCH)]
+        # The batches are independent reads: sent together, they cost one round trip, not one each.
+        for batch, lookup in zip(batches, readers.map(self._jira.get_issues, batches), strict=True):
             for key in batch:
                 self._issues[key] = lookup.found.get(key)
         self.report.issue_keys.update(k for k in keys if self._issues.get(k))

@@ -149,9 +149,13 @@ class StateStore:
                 (issue, global_id, pr_state, to_status),
             )
 
-    def record_pr_states(self, global_id: str, pr_state: str, issues: Iterable[str]) -> None:
-        """Remember the state of a PR for each issue whose work it is (to weigh it against the issue's other PRs)."""
-        rows = [(issue, global_id, pr_state) for issue in issues]
+    def record_pr_states(self, prs: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+        """Remember the state of PRs for each issue whose work they are (to weigh them against the issues' other PRs).
+
+        Args:
+            prs: ``(global_id, pr_state, issues)`` per PR; written in one transaction.
+        """
+        rows = [(issue, global_id, pr_state) for global_id, pr_state, issues in prs for issue in issues]
         if rows:
             with self._tx() as db:
                 db.executemany("INSERT OR REPLACE INTO sync_pr_states VALUES (?, ?, ?)", rows)
