@@ -5,7 +5,7 @@ Two steps, so that a wrong token never looks green:
 - :func:`check_fit`, with no request: a token's auth scheme must suit its
   product's flavor (Jira Cloud takes an API token *with* the account email,
   sent as Basic; a Bearer token there is refused after requests went out).
-- :func:`verify`, one cheap request per product, both at once: Jira's ``myself``; for
+- :func:`verify`, one cheap request per product: Jira's ``myself``; for
   Bitbucket a repository endpoint (never ``/2.0/user``, which repository,
   project and workspace access tokens cannot call). A 401/403 becomes one line
   naming the product, the variable and the likely fix (CLI exit code 2).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 from jirabucket.config import Settings
 from jirabucket.errors import AuthError, ConfigError
@@ -62,20 +61,11 @@ def verify(rt: Runtime, *, jira_token: JiraToken, bitbucket_token: BitbucketToke
         AuthError: A product refused its token (status kept); the message names
             the product, the variable and the fix.
     """
+    with jira_refusals(rt.settings, jira_token):
+        user = rt.jira.myself()
     repo = rt.settings.bitbucket.repositories[0]
-    # Both at once: a run starts one round trip sooner. Jira's refusal is reported first, as it is
-    # the one a run with two bad tokens should fix first (the order the checks were always read in).
-    other = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jirabucket-verify")
-    try:
-        bitbucket = other.submit(rt.bitbucket.repository, repo)
-        with jira_refusals(rt.settings, jira_token):
-            user = rt.jira.myself()
-        bitbucket_error = bitbucket.exception()
-    finally:
-        other.shutdown(wait=False)  # after Jira's refusal or a Ctrl-C, Bitbucket's answer does not matter
-    if bitbucket_error is not None:
-        with bitbucket_refusals(rt.settings, bitbucket_token, repo):
-            raise bitbucket_error
+    with bitbucket_refusals(rt.settings, bitbucket_token, repo):
+        rt.bitbucket.repository(repo)
     return user
 
 
