@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -137,27 +135,14 @@ def test_final_state_under_faults_equals_fault_free(tmp_path: Path) -> None:
         storm.jira.set_faults(faults)
         storm.bitbucket.set_faults(faults)
         # Each product's 429 window opens with its first request, whenever the run gets there.
-        openers = [
-            threading.Thread(target=_open_window_on_first_request, args=(storm.jira,), kwargs={"retry_after": 1}),
-            threading.Thread(target=_open_window_on_first_request, args=(storm.bitbucket,)),
-        ]
-        for opener in openers:
-            opener.start()
+        storm.jira.rate_limit(1.0, retry_after=1, starting="next_request")
+        storm.bitbucket.rate_limit(1.0, starting="next_request")
         code, doc = run_sync(storm)
-        for opener in openers:
-            opener.join()
         assert code == 0, doc["failed"]
         assert storm.final_state() == expected
         assert any(r.status == 429 for r in storm.jira.requests)
         assert any(r.status == 429 for r in storm.bitbucket.requests)
         assert any(r.status == 503 for r in storm.jira.requests)
-
-
-def _open_window_on_first_request(sim: Any, **retry_after: Any) -> None:
-    deadline = time.monotonic() + 30
-    while not sim.requests and time.monotonic() < deadline:
-        time.sleep(0.005)
-    sim.rate_limit(1.0, **retry_after)
 
 
 def test_target_several_steps_away_is_walked_and_unreachable_one_is_a_warning(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from jirabucket.testing import (
     Faults,
     JiraCloudSimulator,
     JiraDataCenterSimulator,
+    ManualClock,
 )
 
 N = 400
@@ -202,6 +203,26 @@ def test_rate_limit_retry_after_can_be_chosen_or_left_out() -> None:
         sim.rate_limit(30, retry_after=None)
         answer = requests.get(f"{sim.url}/rest/api/2/myself", headers=headers, timeout=10)
         assert answer.status_code == 429 and "Retry-After" not in answer.headers
+
+
+def test_a_rate_limit_window_can_open_with_the_next_request_however_late_it_comes() -> None:
+    clock = ManualClock()
+    with JiraCloudSimulator(clock=clock) as sim:
+        session = _session()
+
+        def status() -> int:
+            return session.get(f"{sim.url}/rest/api/3/myself", auth=_AUTH, timeout=10).status_code
+
+        sim.rate_limit(5, retry_after=1)  # "now": over before a request that comes 100 s later
+        clock.advance(100)
+        assert status() == 200
+        sim.rate_limit(5, retry_after=1, starting="next_request")
+        clock.advance(100)
+        assert [status(), status()] == [429, 429]  # the first request opened it
+        clock.advance(4.9)
+        assert status() == 429
+        clock.advance(0.2)
+        assert status() == 200
 
 
 def test_bitbucket_cloud_429_is_plain_text_without_retry_after_but_dc_sends_one() -> None:

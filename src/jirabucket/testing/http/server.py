@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import EllipsisType, TracebackType
-from typing import Self
+from typing import Literal, Self
 
 from jirabucket.testing.clock import Clock
 from jirabucket.testing.faults import WRITE_METHODS, Faults, RequestRecord, draw_fault
@@ -68,6 +68,7 @@ class SimulatorBase(ABC):
         self._faults = Faults()
         self._rate_limit_until = 0.0
         self._rate_limit_retry_after: int | None = None
+        self._rate_limit_pending: float | None = None  # a window that opens with the next request
         self._records: list[RequestRecord] = []
         self._router = Router(self._prefixes)
         self._server: Server | None = None
@@ -192,16 +193,26 @@ class SimulatorBase(ABC):
         with self._lock:
             self._faults = faults
 
-    def rate_limit(self, seconds: float, *, retry_after: int | EllipsisType | None = ...) -> None:
-        """Answer every request 429 for the next ``seconds``.
+    def rate_limit(
+        self, seconds: float, *, retry_after: int | EllipsisType | None = ...,
+        starting: Literal["now", "next_request"] = "now",
+    ) -> None:
+        """Answer every request 429 for ``seconds``.
 
         Args:
-            seconds: Length of the window, starting now.
+            seconds: Length of the window.
             retry_after: The ``Retry-After`` value to send; ``None`` sends none;
                 left out, the product's habit (see the subclass).
+            starting: ``"now"``, or ``"next_request"``: the window opens with the next
+                request, however long the client takes to send it (a test of a short window
+                then does not depend on how fast the machine starts the code under test).
         """
         with self._lock:
-            self._rate_limit_until = self._clock() + seconds
+            if starting == "next_request":
+                self._rate_limit_pending = seconds
+            else:
+                self._rate_limit_until = self._clock() + seconds
+                self._rate_limit_pending = None
             self._rate_limit_retry_after = self._default_retry_after(seconds) if retry_after is ... else retry_after
 
     @contextlib.contextmanager
@@ -263,6 +274,8 @@ class SimulatorBase(ABC):
             fault = draw_fault(faults, self._rng, method=io.method)
             html_503 = fault == "error" and self._rng.random() < 0.5
             now = self._clock()
+            if self._rate_limit_pending is not None:
+                self._rate_limit_until, self._rate_limit_pending = now + self._rate_limit_pending, None
             limited = now < self._rate_limit_until
             retry_after = self._rate_limit_retry_after
             reaches_product = fault not in ("reset", "error") and not limited
