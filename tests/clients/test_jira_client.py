@@ -207,7 +207,7 @@ def test_bearer_on_cloud_is_refused_with_403(queue: TaskQueue) -> None:
 def test_rate_limit_is_retried_by_the_queue_not_by_atlassian(sim: Sim) -> None:
     # A window that outlasts the test: in test mode the waits are computed, not slept, so the
     # attempts come back to back, but on a loaded machine three of them can take more than 0.3 s
-    # (a 0.3 s window let the third one through in 1 of 3 runs while the VM lost CPU to steal).
+    # (a 0.3 s window let the third one through in 1 of 4 suite runs while the VM lost CPU to steal).
     sim.rate_limit(60, retry_after=1)
     policy = RetryPolicy(rate_limit_max_wait=2.0)  # 429s are bounded by the wait they add up to
     with (
