@@ -51,6 +51,20 @@ def committed_tasks(journal: Journal, count: int) -> list[int]:
     return ids
 
 
+def orphan_log(db: Path) -> Path:
+    """A done-log path of a process that is gone (no one holds its lock)."""
+    return db.with_name(db.name + ".done-99999-0badc0de-0")
+
+
+def reopened(db: Path) -> tuple[list[int], list[Path]]:
+    """Open the journal again: its pending ids and the done logs beside it, as seen while it is open."""
+    journal = Journal(db)
+    try:
+        return [t.id for t in journal.pending()], logs(db)
+    finally:
+        journal.close()
+
+
 def done(journal: Journal, task_id: int) -> None:
     """Record a task as done, durably, as the queue does before its worker moves on."""
     journal.wait_committed(journal.record_done(task_id, prompt=True))
@@ -115,10 +129,7 @@ def test_logs_kept_by_a_close_that_could_not_commit_are_folded_on_reopen(tmp_pat
     other.execute("COMMIT")
     other.close()
     assert logs(db) and set(rows(db)) == {first, second, third}
-    reopened = Journal(db)
-    assert [t.id for t in reopened.pending()] == [second]
-    assert logs(db) == []
-    reopened.close()
+    assert reopened(db) == ([second], [])
 
 
 def test_a_trailing_partial_record_and_zero_records_are_ignored(tmp_path: Path) -> None:
@@ -129,13 +140,9 @@ def test_a_trailing_partial_record_and_zero_records_are_ignored(tmp_path: Path) 
     stamps = rows(db)
     # A log whose process died (no one holds its lock): a whole record, a zeroed one, another
     # whole one, and the first 7 bytes of a third (a power loss cut the file mid-record).
-    orphan = db.with_name(db.name + ".done-99999-0badc0de-0")
-    orphan.write_bytes(RECORD.pack(first, stamps[first]) + bytes(RECORD.size)
-                       + RECORD.pack(third, stamps[third]) + RECORD.pack(second, stamps[second])[:7])
-    reopened = Journal(db)
-    assert [t.id for t in reopened.pending()] == [second]
-    assert not orphan.exists()
-    reopened.close()
+    orphan_log(db).write_bytes(RECORD.pack(first, stamps[first]) + bytes(RECORD.size)
+                               + RECORD.pack(third, stamps[third]) + RECORD.pack(second, stamps[second])[:7])
+    assert reopened(db) == ([second], [])  # the orphan log folded and removed
 
 
 def test_a_stale_record_never_deletes_a_task_that_reused_its_id(tmp_path: Path) -> None:
@@ -153,11 +160,8 @@ def test_a_stale_record_never_deletes_a_task_that_reused_its_id(tmp_path: Path) 
     later.close()
     # The record comes back as if the process had died between its commit and emptying the log
     # (or a power loss had undone the emptying): it names the id, but not this row.
-    db.with_name(db.name + ".done-99999-0badc0de-0").write_bytes(stale)
-    reopened = Journal(db)
-    assert [t.id for t in reopened.pending()] == [reused]
-    assert logs(db) == []
-    reopened.close()
+    orphan_log(db).write_bytes(stale)
+    assert reopened(db) == ([reused], [])
 
 
 def test_two_journals_on_one_database_keep_their_own_logs(tmp_path: Path) -> None:
@@ -204,7 +208,7 @@ def test_a_done_log_that_cannot_be_made_falls_back_to_a_commit_per_completion(
 def test_an_orphan_log_that_cannot_be_read_fails_the_open(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite3"
     Journal(db).close()
-    db.with_name(db.name + ".done-99999-0badc0de-0").mkdir()  # not a file: cannot be opened for writing
+    orphan_log(db).mkdir()  # not a file: cannot be opened for writing
     with pytest.raises(IsADirectoryError):
         Journal(db)
 

@@ -18,26 +18,24 @@ def test_default_window_is_two_seconds_and_grace_ten(tmp_path: Path) -> None:
         assert world.settings().serve == ServeSettings(coalesce_window=2.0, shutdown_grace=10.0)
 
 
-@pytest.mark.parametrize(("value", "ok"), [("0", True), ("0.25", True), ("60", True), ("-1", False), ("61", False),
-                                           ('"2s"', False), ("true", False)])
-def test_window_bounds(tmp_path: Path, value: str, ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("key", "most", "value", "ok"),
+    [
+        *(("coalesce_window", 60, value, ok) for value, ok in [
+            ("0", True), ("0.25", True), ("60", True), ("-1", False), ("61", False), ('"2s"', False), ("true", False),
+        ]),
+        *(("shutdown_grace", 600, value, ok) for value, ok in [
+            ("0", True), ("2.5", True), ("600", True), ("-1", False), ("601", False),
+        ]),
+    ],
+)
+def test_serve_seconds_bounds(tmp_path: Path, key: str, most: int, value: str, ok: bool) -> None:
     with empty_world(tmp_path) as world:
-        world.configure("[queue]", f"[serve]\ncoalesce_window = {value}\n[queue]")
+        world.configure("[queue]", f"[serve]\n{key} = {value}\n[queue]")
         if ok:
-            assert world.settings().serve.coalesce_window == float(value)
+            assert getattr(world.settings().serve, key) == float(value)
         else:
-            with pytest.raises(ConfigError, match=r"serve\.coalesce_window must be seconds from 0 to 60"):
-                world.settings()
-
-
-@pytest.mark.parametrize(("value", "ok"), [("0", True), ("2.5", True), ("600", True), ("-1", False), ("601", False)])
-def test_shutdown_grace_bounds(tmp_path: Path, value: str, ok: bool) -> None:
-    with empty_world(tmp_path) as world:
-        world.configure("[queue]", f"[serve]\nshutdown_grace = {value}\n[queue]")
-        if ok:
-            assert world.settings().serve.shutdown_grace == float(value)
-        else:
-            with pytest.raises(ConfigError, match=r"serve\.shutdown_grace must be seconds from 0 to 600"):
+            with pytest.raises(ConfigError, match=rf"serve\.{key} must be seconds from 0 to {most}\b"):
                 world.settings()
 
 
