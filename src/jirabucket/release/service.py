@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -34,6 +34,7 @@ from jirabucket.config import Settings
 from jirabucket.credentials import bitbucket_refusals, check_fit, jira_refusals
 from jirabucket.errors import ApiError, AuthError, ConfigError, NotFound, OutcomeUnknown, PermanentError
 from jirabucket.models import Commit, Issue, Version
+from jirabucket.queue.workers import DaemonExecutor
 from jirabucket.release.notes import render_notes
 from jirabucket.release.plan import ReleasePlan, VersionStep, key_order, plan_release, version_step
 from jirabucket.release.report import ReleaseReport, VersionOutcome
@@ -200,8 +201,8 @@ def _in_parallel(rt: Runtime, call: Callable[[_A], _R], items: Sequence[_A]) -> 
     """Run ``call`` on each item from a thread each (the queue limits what reaches a host); wait for all."""
     if not items:
         return {}
-    with ThreadPoolExecutor(max_workers=min(rt.settings.queue.workers, len(items)),
-                            thread_name_prefix="jirabucket-release") as pool:
+    # Daemon threads: after Ctrl-C the exit does not wait for the requests still in flight.
+    with DaemonExecutor(min(rt.settings.queue.workers, len(items)), name="jirabucket-release") as pool:
         return {item: pool.submit(call, item) for item in items}
 
 

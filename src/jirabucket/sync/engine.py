@@ -16,7 +16,7 @@ import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from jirabucket.config import KEY_SOURCES, Settings
 from jirabucket.errors import ApiError, JirabucketError, StateError
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
+from jirabucket.queue.workers import DaemonExecutor
 from jirabucket.sync.keys import pr_keys
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport, describe_target
 from jirabucket.sync.state import StateStore
@@ -116,12 +117,12 @@ class SyncEngine:
         start = time.monotonic()
         before = self._requests()
         # Reader threads only wait on queue futures; the queue's limits still govern every request.
-        readers = ThreadPoolExecutor(max_workers=self._settings.queue.workers, thread_name_prefix="jirabucket-read")
+        readers = DaemonExecutor(self._settings.queue.workers, name="jirabucket-read")
         try:
             batches = [self._keys_by_pr(read) for read in self._read_in_parallel(sources, readers)]
             self._lookup({k for batch in batches for keys in batch.keys.values() for k in keys}, readers)
         finally:
-            # Not `with`: on Ctrl-C it would wait for every read. Closing the queue ends the readers.
+            # Not `with`: on Ctrl-C it would wait for every read. Daemon threads: the exit does not wait either.
             readers.shutdown(wait=False, cancel_futures=True)
         # The most recently updated PR whose own work an issue is decides its transition, across repositories.
         latest = _latest_pr_per_issue((pr, batch.movable[pr.id]) for batch in batches for pr in batch.prs)
@@ -144,7 +145,7 @@ class SyncEngine:
         return self._jira.api.request_count + self._bb.api.request_count
 
     def _read_in_parallel(
-        self, sources: Sequence[tuple[str, Callable[[], list[PullRequest]]]], readers: ThreadPoolExecutor
+        self, sources: Sequence[tuple[str, Callable[[], list[PullRequest]]]], readers: DaemonExecutor
     ) -> list[_Read]:
         """Read every source's pull requests, and start reading their commit messages."""
         listed = [(repo, readers.submit(read)) for repo, read in sources]
@@ -194,7 +195,7 @@ class SyncEngine:
             ))
         return _RepoBatch(repo, prs, keys, movable)
 
-    def _lookup(self, keys: set[str], readers: ThreadPoolExecutor) -> None:
+    def _lookup(self, keys: set[str], readers: DaemonExecutor) -> None:
         todo = sorted(k for k in keys if k not in self._issues)
         batches = [todo[start : start + _LOOKUP_BATCH] for start in range(0, len(todo), _LOOKUP_BATCH)]
         # The batches are independent reads: sent together, they cost one round trip, not one each.
