@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from release_history import IN_RANGE, SKIPPED, History
+from release_history import IN_RANGE, SKIPPED, History, seed_history
 
 from jirabucket.cli import main
 from jirabucket.queue import set_testing
 from jirabucket.testing import Faults
+from syncworld import make_world
 
 
 @pytest.fixture
@@ -125,3 +131,22 @@ def test_the_repository_comes_from_the_pipeline_else_must_be_given(
     monkeypatch.setenv("BITBUCKET_REPO_FULL_NAME", cli.repo)
     code, doc = run_json(capsys, argv)
     assert code == 0 and doc["repo"] == cli.repo and doc["issues"] == list(IN_RANGE)
+
+
+def test_interrupt_while_writes_hang_exits_without_waiting_for_the_request_timeout(tmp_path: Path) -> None:
+    with make_world(tmp_path, flavor="cloud", prs=0, timeout=60) as world:
+        history = seed_history(world)
+        world.jira.set_faults(Faults(latency=120, methods=("PUT",)))  # the fixVersion updates hang
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jirabucket", *release(history)],
+            env={**os.environ, **world.env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not (world.jira.in_flight and any(r.path.endswith("/version") for r in world.jira.requests)):
+            assert time.monotonic() < deadline, "the fixVersion updates never started"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        # The updates under way die with the process: waiting for them would take the 60 s client timeout.
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "unfinished work is kept in the journal" in err.splitlines()[-1]
