@@ -285,23 +285,22 @@ def test_interrupt_while_reading_stops_promptly(world: World) -> None:
     assert len(world.bitbucket.requests) < 15
 
 
-def test_interrupt_while_a_read_hangs_exits_without_waiting_for_the_request_timeout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("terminate", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_while_a_read_hangs_exits_without_waiting_for_the_request_timeout(
+    tmp_path: Path, terminate: signal.Signals
+) -> None:
     with make_world(tmp_path, flavor="cloud", prs=5, timeout=60) as world:
-        world.bitbucket.set_faults(Faults(latency=0.1))  # Bitbucket's reads outlast the poll below
-        for terminate in (signal.SIGINT, signal.SIGTERM):
-            world.jira.clear_requests()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jirabucket", "sync", "--quiet"],
-                env=_env(world), stderr=subprocess.PIPE, text=True,
-            )
-            _wait_for(lambda: world.jira.requests)  # the token check; the issue lookup comes after Bitbucket's reads
-            with world.jira.hold():
-                _wait_for(lambda: world.jira.in_flight)  # the lookup, made from a reader thread, hangs
-                proc.send_signal(terminate)
-                # The hung read dies with the process: waiting for it would take the 60 s client timeout.
-                _, err = proc.communicate(timeout=20)
-            assert proc.returncode == 128 + terminate, err
-            assert "unfinished work is kept in the journal" in err.splitlines()[-1]
+        world.jira.set_faults(Faults(latency=120, methods=("POST",)))  # the issue lookup hangs (client timeout 60 s)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jirabucket", "sync", "--quiet"], env=_env(world), stderr=subprocess.PIPE, text=True
+        )
+        # Bitbucket is read after Jira's token check and before the lookup, which a reader thread makes.
+        _wait_for(lambda: world.bitbucket.requests and world.jira.in_flight)
+        proc.send_signal(terminate)
+        # The hung read dies with the process: waiting for it would take the 60 s client timeout.
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + terminate, err
+    assert "unfinished work is kept in the journal" in err.splitlines()[-1]
 
 
 def test_resumed_work_that_fails_makes_exit_1(world: World, capsys: pytest.CaptureFixture[str]) -> None:
