@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from jirabucket.queue import Journal, TaskQueue
 
 KEY = "jira:acme.atlassian.net"
@@ -130,8 +132,9 @@ def test_ctrl_c_during_drain_stops_and_keeps_work_in_journal(tmp_path: Path) -> 
     db = tmp_path / "queue.sqlite3"
     proc = start_script(
         """
-        import sys, threading, time
+        import faulthandler, signal, sys, threading, time
         from jirabucket.queue import Journal, QueueClosed, TaskQueue
+        faulthandler.register(signal.SIGUSR1)
         journal = Journal(sys.argv[1])
         q = TaskQueue(workers=2, journal=journal)
         q.register("hang", lambda args: time.sleep(1000), key="k")
@@ -157,7 +160,13 @@ def test_ctrl_c_during_drain_stops_and_keeps_work_in_journal(tmp_path: Path) -> 
     assert proc.stdout is not None and proc.stdout.readline().strip() == "draining"
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # seen once with both cores saturated: show where each thread was
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)  # for faulthandler to write the stacks
+        proc.kill()
+        pytest.fail(f"still running 30 s after Ctrl-C; its threads:\n{proc.communicate()[1]}")
     assert time.monotonic() - started < 20
     assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
     journal = Journal(db)
