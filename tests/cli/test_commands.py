@@ -254,6 +254,7 @@ def test_killed_or_interrupted_sync_converges_on_rerun(
         with world.jira.hold():
             proc.send_signal(sig)
             out, err = proc.communicate(timeout=60)
+        _wait_for(lambda: not world.jira.in_flight)  # the writes held are in before the rerun starts
         if sig == signal.SIGKILL:
             assert proc.returncode == -signal.SIGKILL
         else:  # Ctrl-C and SIGTERM (cron, systemd, CI runners) both stop cleanly, with the JSON saying why
