@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -283,3 +286,37 @@ def test_cloud_pages_keep_q_state_and_sort_even_if_next_drops_them() -> None:
     assert second["q"] == 'updated_on > "2026-01-01T00:00:00+00:00"'
     assert second["sort"] == "-updated_on"
     assert second["pagelen"] == "50"
+
+
+def test_a_call_waiting_on_the_queue_stops_at_ctrl_c_even_when_a_worker_thread_got_the_signal() -> None:
+    # kill(pid, SIGINT) may land in any thread; Python runs the handler in the main thread only
+    # when it next runs Python code. Before the call waited in slices, it waited for the answer.
+    program = textwrap.dedent(
+        """
+        import signal, threading, time
+        from jirabucket.clients import JiraClient
+        from jirabucket.queue import TaskQueue
+        from jirabucket.testing import JiraDataCenterSimulator
+        from jirabucket.tokens import JiraToken
+
+        with JiraDataCenterSimulator(token="t0k3n") as sim, TaskQueue(workers=2) as q:
+            client = JiraClient(sim.url, JiraToken("t0k3n"), flavor="datacenter", queue=q, timeout=60)
+
+            def ctrl_c_into_a_worker():
+                while not sim.in_flight:
+                    time.sleep(0.01)
+                worker = next(t for t in threading.enumerate() if t.name.startswith("jirabucket-worker"))
+                signal.pthread_kill(worker.ident, signal.SIGINT)
+
+            threading.Thread(target=ctrl_c_into_a_worker, daemon=True).start()
+            started = time.monotonic()
+            with sim.hold():  # no answer until the block ends
+                try:
+                    client.myself()
+                except KeyboardInterrupt:
+                    print(time.monotonic() - started)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.strip(), done.stderr
+    assert float(done.stdout) < 10, done.stdout

@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from jirabucket.queue import Journal, TaskQueue
+from jirabucket.queue.lifecycle import wait_done
 
 KEY = "jira:acme.atlassian.net"
 
@@ -172,6 +175,54 @@ def test_ctrl_c_during_drain_stops_and_keeps_work_in_journal(tmp_path: Path) -> 
     journal = Journal(db)
     assert journal.pending_count() == 10
     journal.close()
+
+
+def test_ctrl_c_that_the_kernel_gives_a_worker_thread_still_stops_close_at_once() -> None:
+    # kill(pid, SIGINT) may land in any thread; Python runs the handler in the main thread only
+    # when it next runs Python code. Before waits came in slices, this close waited out its 60 s.
+    result = run_script(
+        """
+        import signal, threading, time
+        from jirabucket.queue import QueueClosed, TaskQueue
+        q = TaskQueue(workers=2)
+        q.register("hang", lambda args: time.sleep(1000), key="k")
+        for n in range(4):
+            q.submit("hang", {"n": n}, key="k", idempotent=True, idempotency_key=f"n{n}")
+
+        def ctrl_c_into_a_worker_once_close_waits():
+            while True:
+                try:  # a pending twin adds nothing; once close() has begun it is refused
+                    q.submit("hang", {"n": 0}, key="k", idempotent=True, idempotency_key="n0")
+                except QueueClosed:
+                    break
+                time.sleep(0.01)
+            worker = next(t for t in threading.enumerate() if t.name.startswith("jirabucket-worker"))
+            signal.pthread_kill(worker.ident, signal.SIGINT)
+
+        started = time.monotonic()
+        try:
+            threading.Thread(target=ctrl_c_into_a_worker_once_close_waits, daemon=True).start()
+            q.close(timeout=60)
+        except KeyboardInterrupt:
+            print(time.monotonic() - started)
+        """,
+    )
+    assert result.stdout.strip(), result.stderr
+    assert float(result.stdout) < 10, result.stdout
+
+
+def test_wait_done_returns_for_a_result_an_error_or_a_cancellation() -> None:
+    later: Future[int] = Future()
+    threading.Timer(0.3, later.set_result, [7]).start()  # more than one slice away
+    wait_done(later)
+    assert later.result() == 7
+    failed: Future[int] = Future()
+    failed.set_exception(TimeoutError("the task's own"))  # not taken for the wait's own timeout
+    wait_done(failed)
+    cancelled: Future[int] = Future()
+    cancelled.cancel()
+    wait_done(cancelled)
+    assert failed.done() and cancelled.cancelled()
 
 
 def test_forked_child_gets_fresh_workers() -> None:

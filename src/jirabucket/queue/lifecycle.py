@@ -1,10 +1,19 @@
-"""Process lifecycle: drain open queues at interpreter exit, restart them after fork.
+"""Process lifecycle: drain open queues at interpreter exit, restart them after fork, keep waits interruptible.
 
 Why ``threading._register_atexit`` and not ``atexit``: Python joins non-daemon
 threads *before* ``atexit`` hooks run, so a drain from ``atexit`` with
 non-daemon workers hangs, and daemon workers without a drain lose queued work.
 Our workers are daemon threads, and the drain runs from the hook that CPython's
 own ``ThreadPoolExecutor`` uses, which runs before that join, with a deadline.
+
+Why waits come in slices (:data:`WAIT_SLICE`, :func:`wait_done`): the kernel
+hands a signal sent to the process (Ctrl-C, SIGTERM) to any thread that does not
+block it, and CPython runs the Python handler only when the main thread next
+runs Python code. A main thread blocked on a lock for a whole wait notices such
+a Ctrl-C only when the wait ends: a SIGINT given to a worker interrupted
+``close(timeout=8)`` after 8.0 s, and a ``future.result()`` would never notice.
+(Blocking the signals in our threads instead would also block them in every
+subprocess a handler starts: children inherit the mask.)
 """
 
 from __future__ import annotations
@@ -15,9 +24,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["track", "untrack"]
+__all__ = ["WAIT_SLICE", "track", "untrack", "wait_done"]
+
+WAIT_SLICE = 0.25
+"""Seconds a wait blocks at a time: how long a signal that reached another thread may go unnoticed."""
 
 _log = logging.getLogger("jirabucket.queue")
 
@@ -82,3 +96,19 @@ def _restart_all() -> None:
     _guard = threading.Lock()
     for managed in list(_live.values()):
         managed.restart()
+
+
+def wait_done(future: Future[Any]) -> None:
+    """Return once ``future`` has ended (result, error or cancelled), waiting :data:`WAIT_SLICE` at a time.
+
+    Args:
+        future: The future to wait for.
+    """
+    while True:
+        try:
+            future.exception(timeout=WAIT_SLICE)
+        except TimeoutError:  # not yet (concurrent.futures.TimeoutError is TimeoutError)
+            continue
+        except CancelledError:
+            return
+        return

@@ -41,6 +41,7 @@ from jirabucket.queue.events import (
 )
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
 from jirabucket.queue.journal import DeadLetter, Journal, StoredTask, encode_args
+from jirabucket.queue.lifecycle import WAIT_SLICE
 from jirabucket.queue.limits import KeyLimit
 from jirabucket.queue.policy import Decision, Outcome, RetryPolicy
 from jirabucket.queue.scheduler import Scheduler
@@ -266,7 +267,7 @@ class TaskQueue:
                 if remaining is not None and remaining <= 0:
                     raise QueueFull(f"the queue stayed full ({self._max_pending} pending tasks)"
                                     f" for {limit} s")
-                self._not_full.wait(remaining)
+                self._not_full.wait(WAIT_SLICE if remaining is None else min(remaining, WAIT_SLICE))
         finally:
             self._full_waiters -= 1
         if self._closed:
@@ -646,7 +647,7 @@ class TaskQueue:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
-                    self._idle.wait(remaining)
+                    self._idle.wait(WAIT_SLICE if remaining is None else min(remaining, WAIT_SLICE))
             finally:
                 self._idle_waiters -= 1
         return True

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, Generic, ParamSpec, TypeVar
 
+from jirabucket.queue.lifecycle import WAIT_SLICE
+
 __all__ = ["DaemonExecutor", "WorkerPool"]
 
 T = TypeVar("T")
@@ -75,9 +77,10 @@ class WorkerPool(Generic[T]):
             self._items.put(None)  # one end-of-work sentinel per thread
 
     def join(self) -> None:
-        """Wait for every thread to end (after :meth:`stop` or :meth:`finish`)."""
+        """Wait for every thread to end (after :meth:`stop` or :meth:`finish`), interruptibly."""
         for thread in self._threads:
-            thread.join()
+            while thread.is_alive():
+                thread.join(WAIT_SLICE)
 
     def _work(self) -> None:
         get, run = self._items.get, self._run

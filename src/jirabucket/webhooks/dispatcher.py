@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from jirabucket.errors import JirabucketError, NotFound, PermanentError
+from jirabucket.queue.lifecycle import WAIT_SLICE
 from jirabucket.sync import SyncReport
 from jirabucket.webhooks.inbox import Inbox, PendingSync
 
@@ -130,8 +131,9 @@ class Dispatcher:
         with self._cv:
             self._stopping = True
             self._cv.notify()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+            self._thread.join(min(left, WAIT_SLICE))  # in slices: a second SIGTERM stops at once
         return not self._thread.is_alive()
 
     def status(self) -> DispatcherStatus:
