@@ -11,7 +11,7 @@ hands a signal sent to the process (Ctrl-C, SIGTERM) to any thread that does not
 block it, and CPython runs the Python handler only when the main thread next
 runs Python code. A main thread blocked on a lock for a whole wait notices such
 a Ctrl-C only when the wait ends: a SIGINT given to a worker interrupted
-``close(timeout=8)`` after 8.0 s, and a ``future.result()`` would never notice.
+``close(timeout=8)`` after 8.0 s, and a client call only once its answer came.
 (Blocking the signals in our threads instead would also block them in every
 subprocess a handler starts: children inherit the mask.)
 """
