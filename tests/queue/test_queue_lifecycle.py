@@ -9,13 +9,13 @@ import sys
 import textwrap
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import pytest
 
 from jirabucket.queue import Journal, TaskQueue
-from jirabucket.queue.lifecycle import wait_done
+from jirabucket.queue.lifecycle import InterruptibleFuture
 
 KEY = "jira:acme.atlassian.net"
 
@@ -211,18 +211,26 @@ def test_ctrl_c_that_the_kernel_gives_a_worker_thread_still_stops_close_at_once(
     assert float(result.stdout) < 10, result.stdout
 
 
-def test_wait_done_returns_for_a_result_an_error_or_a_cancellation() -> None:
-    later: Future[int] = Future()
+def test_an_interruptible_future_answers_as_a_future_does() -> None:
+    later: InterruptibleFuture[int] = InterruptibleFuture()
     threading.Timer(0.3, later.set_result, [7]).start()  # more than one slice away
-    wait_done(later)
     assert later.result() == 7
-    failed: Future[int] = Future()
+    failed: InterruptibleFuture[int] = InterruptibleFuture()
     failed.set_exception(TimeoutError("the task's own"))  # not taken for the wait's own timeout
-    wait_done(failed)
-    cancelled: Future[int] = Future()
+    assert isinstance(failed.exception(), TimeoutError)
+    with pytest.raises(TimeoutError, match="the task's own"):
+        failed.result()
+    cancelled: InterruptibleFuture[int] = InterruptibleFuture()
     cancelled.cancel()
-    wait_done(cancelled)
-    assert failed.done() and cancelled.cancelled()
+    with pytest.raises(CancelledError):
+        cancelled.result()
+    pending: InterruptibleFuture[int] = InterruptibleFuture()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        pending.result(timeout=0.6)  # more than two slices
+    assert time.monotonic() - started >= 0.55
+    with pytest.raises(TimeoutError):
+        pending.exception(timeout=0)
 
 
 def test_forked_child_gets_fresh_workers() -> None:

@@ -52,7 +52,6 @@ from typing import (
 )
 
 from jirabucket.queue import TaskQueue
-from jirabucket.queue.lifecycle import wait_done
 
 if TYPE_CHECKING:
     from jirabucket.clients.transport import Transport
@@ -412,7 +411,6 @@ class QueuedRunner:
             # so only writes are journaled (and become dead letters when they fail for good).
             durable=operation.retry.writes,
         )
-        wait_done(future)  # in slices: a Ctrl-C that reached another thread still stops a script here
         result: R = future.result()
         return result
 

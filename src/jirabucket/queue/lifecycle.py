@@ -6,7 +6,8 @@ non-daemon workers hangs, and daemon workers without a drain lose queued work.
 Our workers are daemon threads, and the drain runs from the hook that CPython's
 own ``ThreadPoolExecutor`` uses, which runs before that join, with a deadline.
 
-Why waits come in slices (:data:`WAIT_SLICE`, :func:`wait_done`): the kernel
+Why waits come in slices (:data:`WAIT_SLICE`, :class:`InterruptibleFuture`,
+:func:`join`): the kernel
 hands a signal sent to the process (Ctrl-C, SIGTERM) to any thread that does not
 block it, and CPython runs the Python handler only when the main thread next
 runs Python code. A main thread blocked on a lock for a whole wait notices such
@@ -19,6 +20,7 @@ subprocess a handler starts: children inherit the mask.)
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -26,9 +28,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-__all__ = ["WAIT_SLICE", "track", "untrack", "wait_done"]
+__all__ = ["WAIT_SLICE", "InterruptibleFuture", "join", "track", "untrack"]
+
+T = TypeVar("T")
 
 WAIT_SLICE = 0.25
 """Seconds a wait blocks at a time: how long a signal that reached another thread may go unnoticed."""
@@ -98,17 +102,45 @@ def _restart_all() -> None:
         managed.restart()
 
 
-def wait_done(future: Future[Any]) -> None:
-    """Return once ``future`` has ended (result, error or cancelled), waiting :data:`WAIT_SLICE` at a time.
 
-    Args:
-        future: The future to wait for.
+class InterruptibleFuture(Future[T]):
+    """A ``concurrent.futures.Future`` whose ``result()`` and ``exception()`` wait in slices.
+
+    The queue's tasks and the daemon executor's calls return these, so a script's
+    ``future.result()`` stops at Ctrl-C within :data:`WAIT_SLICE`, whichever thread got it.
     """
-    while True:
-        try:
-            future.exception(timeout=WAIT_SLICE)
-        except TimeoutError:  # not yet (concurrent.futures.TimeoutError is TimeoutError)
-            continue
-        except CancelledError:
-            return
-        return
+
+    def result(self, timeout: float | None = None) -> T:
+        """Return the call's result, as ``Future.result`` does."""
+        self._settle(timeout)
+        return super().result(0)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """Return the call's exception, as ``Future.exception`` does."""
+        self._settle(timeout)
+        return super().exception(0)
+
+    def _settle(self, timeout: float | None) -> None:
+        """Wait until done or until ``timeout`` passed (then ``super()``'s zero wait says which)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError, CancelledError):  # not yet, or cancelled: the loop decides
+                super().exception(left)
+
+
+def join(thread: threading.Thread, timeout: float | None = None) -> bool:
+    """Wait for ``thread`` to end, at most ``timeout`` seconds, :data:`WAIT_SLICE` at a time.
+
+    Returns:
+        Whether the thread has ended.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while thread.is_alive():
+        left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        if left <= 0:
+            break
+        thread.join(left)
+    return not thread.is_alive()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
+from jirabucket.queue.lifecycle import InterruptibleFuture
 from jirabucket.queue.policy import RetryPolicy
 
 __all__ = ["Handler", "Task"]
@@ -66,7 +67,7 @@ class Task:
         self.idem_key = idem_key
         self.subkey = subkey
         self.policy = policy
-        self.future: Future[Any] = Future()
+        self.future: Future[Any] = InterruptibleFuture()  # waits in slices: see queue.lifecycle
         self.id = 0  # the journal's row id (or a counter without a journal)
         self.attempts = 0
         self.first_at = 0.0  # clock time of the first attempt

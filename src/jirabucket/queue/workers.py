@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from jirabucket.queue.lifecycle import WAIT_SLICE
+from jirabucket.queue.lifecycle import InterruptibleFuture, join
 
 __all__ = ["DaemonExecutor", "WorkerPool"]
 
@@ -79,8 +79,7 @@ class WorkerPool(Generic[T]):
     def join(self) -> None:
         """Wait for every thread to end (after :meth:`stop` or :meth:`finish`), interruptibly."""
         for thread in self._threads:
-            while thread.is_alive():
-                thread.join(WAIT_SLICE)
+            join(thread)
 
     def _work(self) -> None:
         get, run = self._items.get, self._run
@@ -111,7 +110,7 @@ class DaemonExecutor(Executor):
         Raises:
             RuntimeError: The executor was shut down.
         """
-        future: Future[R] = Future()
+        future: Future[R] = InterruptibleFuture()
         with self._lock:  # no item may follow the end-of-work sentinels
             if self._shutdown:
                 raise RuntimeError("cannot submit to a DaemonExecutor after shutdown")

@@ -25,7 +25,6 @@ from jirabucket.config import KEY_SOURCES, Settings
 from jirabucket.errors import ApiError, JirabucketError, StateError
 from jirabucket.models import DEFAULT_PR_STATES, Issue, PullRequest
 from jirabucket.queue import TaskQueue
-from jirabucket.queue.lifecycle import wait_done
 from jirabucket.queue.workers import DaemonExecutor
 from jirabucket.sync.keys import pr_keys
 from jirabucket.sync.report import Failure, PlannedAction, SyncReport, describe_target
@@ -152,7 +151,6 @@ class SyncEngine:
         listed = [(repo, readers.submit(read)) for repo, read in sources]
         result = []
         for repo, future in listed:
-            wait_done(future)  # in slices: see queue.lifecycle (Ctrl-C that reached another thread)
             prs = future.result()
             self.report.add(pull_requests=len(prs))
             commits: dict[int, Future[list[str]]] = {}
@@ -186,10 +184,7 @@ class SyncEngine:
         keys: dict[int, list[str]] = {}
         movable: dict[int, frozenset[str]] = {}
         for pr in prs:
-            messages = []
-            if pr.id in commits:
-                wait_done(commits[pr.id])
-                messages = commits[pr.id].result()
+            messages = commits[pr.id].result() if pr.id in commits else []
             lower = sync.branch_keys_ignore_case
             keys[pr.id] = pr_keys(
                 pr, sources=KEY_SOURCES, projects=projects, commits=messages, branch_ignore_case=lower
@@ -204,10 +199,7 @@ class SyncEngine:
         todo = sorted(k for k in keys if k not in self._issues)
         batches = [todo[start : start + _LOOKUP_BATCH] for start in range(0, len(todo), _LOOKUP_BATCH)]
         # The batches are independent reads: sent together, they cost one round trip, not one each.
-        lookups = [readers.submit(self._jira.get_issues, batch) for batch in batches]
-        for batch, future in zip(batches, lookups, strict=True):
-            wait_done(future)
-            lookup = future.result()
+        for batch, lookup in zip(batches, readers.map(self._jira.get_issues, batches), strict=True):
             for key in batch:
                 self._issues[key] = lookup.found.get(key)
         self.report.issue_keys.update(k for k in keys if self._issues.get(k))
@@ -269,7 +261,6 @@ class SyncEngine:
     def _collect(self, futures: dict[Future[Any], _Step]) -> bool:
         failed = False
         for future, step in futures.items():
-            wait_done(future)
             error = future.exception()
             if isinstance(error, StateError):
                 self._state_error = self._state_error or error

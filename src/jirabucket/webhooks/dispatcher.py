@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from jirabucket.errors import JirabucketError, NotFound, PermanentError
-from jirabucket.queue.lifecycle import WAIT_SLICE
+from jirabucket.queue import lifecycle
 from jirabucket.sync import SyncReport
 from jirabucket.webhooks.inbox import Inbox, PendingSync
 
@@ -131,10 +131,7 @@ class Dispatcher:
         with self._cv:
             self._stopping = True
             self._cv.notify()
-        deadline = time.monotonic() + timeout
-        while self._thread.is_alive() and (left := deadline - time.monotonic()) > 0:
-            self._thread.join(min(left, WAIT_SLICE))  # in slices: a second SIGTERM stops at once
-        return not self._thread.is_alive()
+        return lifecycle.join(self._thread, timeout)  # in slices: a second SIGTERM stops at once
 
     def status(self) -> DispatcherStatus:
         """Return what the dispatcher has done so far."""
