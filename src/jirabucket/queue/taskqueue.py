@@ -9,8 +9,11 @@ The queue owns its parts and the one lock that guards them:
 - the :class:`~jirabucket.queue.policy.RetryPolicy` that decides each failed attempt,
 - counters and hooks.
 
-An attempt runs in a worker without the lock; its outcome takes the lock once
-to tell the scheduler, which may hand the freed slot to the next task.
+An attempt runs in a worker without the lock. A success is handed to the lock
+(:class:`~jirabucket.queue.combining.CombiningLock`): the worker accounts for
+it at once if the lock is free, else the thread holding it does on release, so
+workers never wait for the lock to move on; either way the scheduler hears of
+it and may hand the freed slot to the next task. Failures take the lock.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
@@ -30,6 +34,7 @@ from typing import Any, Literal
 from jirabucket.errors import OutcomeUnknown, RateLimited
 from jirabucket.queue import lifecycle
 from jirabucket.queue.clock import SteppedClock
+from jirabucket.queue.combining import CombiningLock
 from jirabucket.queue.events import (
     AttemptEvent,
     AttemptHook,
@@ -137,10 +142,10 @@ class TaskQueue:
 
     def _open(self) -> None:
         """Create the lock, scheduler, counters and threads (again in a forked child)."""
-        self._lock = threading.Lock()
-        self._not_full = threading.Condition(self._lock)
-        self._idle = threading.Condition(self._lock)
-        self._timer_cv = threading.Condition(self._lock)
+        self._lock: CombiningLock[Task] = CombiningLock(self._account)
+        self._not_full = self._lock.condition()
+        self._idle = self._lock.condition()
+        self._timer_cv = self._lock.condition()
         self._scheduler: Scheduler[Task] = Scheduler(
             limits=self._limits, default_limit=self._default_limit, rng=self._rng
         )
@@ -419,12 +424,21 @@ class TaskQueue:
         if self._journal is not None and task.durable:
             self._worker.receipt = self._journal.record_done(task.id, prompt=True)
         task.future.set_result(result)
-        with self._lock:
-            self._totals.succeeded += 1
-            self._per_key[task.key].succeeded += 1
-            self._finish(task)
+        self._lock.hand_off(task)  # accounted for by _account, now or by the lock's holder
         if self._hooks:
             self._emit(task, "success", None, None)
+
+    def _account(self, succeeded: deque[Task]) -> None:
+        """Account for the tasks that succeeded; their slots go to the next ones (lock held)."""
+        now = self._clock()
+        done, totals, per_key = self._scheduler.done, self._totals, self._per_key
+        while succeeded:
+            task = succeeded.popleft()
+            totals.succeeded += 1
+            per_key[task.key].succeeded += 1
+            done(task, now)
+            self._settle(task)
+        self._dispatch(now)
 
     def _attempt_failed(self, task: Task, exc: BaseException) -> None:
         policy = task.policy
