@@ -63,16 +63,15 @@ def test_a_condition_wait_lets_go_of_the_lock_and_drains_what_was_handed_off() -
     handed = threading.Event()
 
     def worker() -> None:
-        lock.hand_off(3)
+        lock.hand_off(3)  # finds the lock held, and touches it no more
         handed.set()
-        with condition:
-            condition.notify()
 
     with condition:
         thread = threading.Thread(target=worker, name="worker")
         thread.start()
-        assert handed.wait(10)  # handed off while we hold the lock: it is ours to drain
-        assert condition.wait(10)  # the wait releases the lock, and that release drains
+        assert handed.wait(10)
+        assert drained.items == []  # handed off while we hold the lock: it is ours to drain
+        assert not condition.wait(0.05)  # nobody notifies: the wait's own release drains it
         assert drained.items == [3] and drained.by == ["MainThread"]
     thread.join(10)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from jirabucket.queue import Journal, TaskQueue
+from jirabucket.queue import Journal, TaskQueue, donelog
 from jirabucket.queue import journal as journal_module
 from jirabucket.queue.donelog import DoneLog, claim_orphans
 
@@ -31,6 +31,12 @@ RECORD = struct.Struct("<qd")  # what a done-log record holds: task id, the row'
 def logs(db: Path) -> list[Path]:
     """The done-log files beside ``db``."""
     return sorted(db.parent.glob(db.name + ".done-*"))
+
+
+def records(db: Path) -> list[tuple[int, float]]:
+    """The done-log records beside ``db``, in file order (the all-zero rest of each file is unused)."""
+    data = b"".join(p.read_bytes() for p in logs(db))
+    return [record for record in RECORD.iter_unpack(data) if record != (0, 0.0)]
 
 
 def rows(db: Path) -> dict[int, float]:
@@ -77,10 +83,10 @@ def test_a_completion_is_a_log_record_until_the_group_commit_folds_it_in(tmp_pat
     assert logs(db) == []  # made at the first completion that needs one
     done(journal, first)
     assert first in rows(db)  # no SQLite commit on the way...
-    assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(first, rows(db)[first])  # ...a record
+    assert records(db) == [(first, rows(db)[first])]  # ...a record
     journal.flush()
     assert list(rows(db)) == [second]
-    assert all(p.stat().st_size == 0 for p in logs(db))  # emptied once its deletion is committed
+    assert records(db) == []  # emptied once its deletion is committed
     journal.close()
     assert logs(db) == []
 
@@ -205,6 +211,41 @@ def test_a_done_log_that_cannot_be_made_falls_back_to_a_commit_per_completion(
     journal.close()
 
 
+def test_a_full_log_file_hands_the_completion_to_a_commit_and_is_emptied_by_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(donelog, "_FILE_SIZE", 4 * RECORD.size)  # four records per file
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    ids = committed_tasks(journal, 10)
+    for task_id in ids[:4]:
+        done(journal, task_id)
+    assert [task_id for task_id, _ in records(db)] == ids[:4] and list(rows(db)) == ids  # all in the log
+    receipt = journal.record_done(ids[4], prompt=True)
+    assert receipt  # the file is full: this one waits for a commit...
+    journal.wait_committed(receipt)
+    assert list(rows(db)) == ids[5:] and records(db) == []  # ...which takes the logged ones along
+    for task_id in ids[5:9]:
+        done(journal, task_id)  # room again
+    assert [task_id for task_id, _ in records(db)] == ids[5:9] and list(rows(db)) == ids[5:]
+    journal.close()
+    assert list(rows(db)) == ids[9:] and logs(db) == []
+
+
+def test_a_log_file_the_disk_has_no_room_for_is_not_made_and_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its blocks are allocated up front: a full disk fails here, not at a later store into the mapping.
+    def no_space(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    db = tmp_path / "j.sqlite3"
+    with pytest.raises(OSError, match="No space left"):
+        DoneLog(str(db))
+    assert logs(db) == []
+
+
 def test_an_orphan_log_that_cannot_be_read_fails_the_open(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite3"
     Journal(db).close()
@@ -229,8 +270,7 @@ def test_the_queue_records_each_completion_of_a_written_row_in_the_log(tmp_path:
         go.set()
         assert [f.result(timeout=10) for f in futures] == list(range(50))
         assert q.join(timeout=10)
-        records = b"".join(p.read_bytes() for p in logs(db))
-        assert sorted(task_id for task_id, _ in RECORD.iter_unpack(records)) == sorted(rows(db))
+        assert sorted(task_id for task_id, _ in records(db)) == sorted(rows(db))
         assert len(rows(db)) == 50  # and no commit on the way
     journal.close()
     assert rows(db) == {} and logs(db) == []
@@ -266,7 +306,7 @@ def test_a_new_log_file_removed_before_it_was_locked_is_made_again(
     monkeypatch.undo()
     assert removed and not Path(removed[0]).exists()
     assert len(logs(db)) == 2 and Path(removed[0]) not in logs(db)  # made again: the active one, a spare
-    assert b"".join(p.read_bytes() for p in logs(db)) == RECORD.pack(task_id, rows(db)[task_id])
+    assert records(db) == [(task_id, rows(db)[task_id])]
     journal.close()
     assert logs(db) == [] and rows(db) == {}
 

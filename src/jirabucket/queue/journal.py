@@ -14,11 +14,11 @@ the cost of a task:
   tasks that were running, at most one per worker, run again. A task
   submitted and finished between two group commits was never written: nothing
   to do. Otherwise ``record_done(..., prompt=True)`` appends the task to the
-  journal's *done log* (:mod:`jirabucket.queue.donelog`: one 16-byte
-  ``write(2)``, no SQLite commit) and the next group commit deletes its row
+  journal's *done log* (:mod:`jirabucket.queue.donelog`: 16 bytes copied
+  into a mapped file, no SQLite commit) and the next group commit deletes its row
   and empties the log; a journal opened after a crash folds the logs the dead
   process left before it hands out any task id. Where the done log cannot be
-  used (no ``fcntl``, ``done_log=False``, a log file that cannot be written)
+  used (no ``fcntl``, ``done_log=False``, a log file that cannot be made, a full one)
   the completion is committed to SQLite before the worker moves on
   (:meth:`Journal.wait_committed`), as dead letters always are.
 - **Submissions and attempt counts** are committed by the writer thread every
@@ -312,7 +312,7 @@ class Journal:
                 return 0
             if stamp is None or not self._log_usable:
                 return self._ticket()
-        # Written outside _buffer_lock: the write releases the GIL, and submissions go on meanwhile.
+        # Written outside _buffer_lock: records need no lock (see the donelog module).
         if self._logged(task_id, stamp):
             return 0
         with self._buffer_lock:
@@ -330,13 +330,7 @@ class Journal:
                 except OSError as exc:
                     self._abandon_log(exc)
                     return False
-        try:
-            log.append(task_id, stamp)
-        except OSError as exc:
-            with self._log_lock:
-                self._abandon_log(exc)
-            return False
-        return True
+        return log.append(task_id, stamp)  # False: its file is full until the next group commit
 
     def _abandon_log(self, exc: OSError) -> None:
         """Stop recording in the done log (``_log_lock`` held): completions are committed instead,
