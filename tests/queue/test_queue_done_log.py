@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +326,163 @@ def test_a_writer_still_holding_a_closed_done_log_never_writes_into_another_file
             stack.enter_context(path.open("wb"))
         log.append(8, 2.5)  # e.g. a worker that finished its task just as the journal closed
     assert [path.read_bytes() for path in others] == [b""] * 4 and logs(db) == []
+
+
+class _RacingRows(dict[int, tuple[Any, ...]]):
+    """The journal's buffered rows, running ``race`` in the commit thread just before or just after its pop."""
+
+    def __init__(self, rows: Mapping[int, tuple[Any, ...]], commit_thread: threading.Thread) -> None:
+        super().__init__(rows)
+        self.commit_thread = commit_thread
+        self.race: dict[str, Callable[[], None]] = {}
+
+    def pop(self, key: int, default: Any = None) -> Any:
+        mine = threading.current_thread() is self.commit_thread
+        if mine and "before" in self.race:
+            self.race.pop("before")()
+        row = super().pop(key, default)
+        if mine and "after" in self.race:
+            self.race.pop("after")()
+        return row
+
+
+def _race(tmp_path: Path, when: str) -> tuple[Journal, Path, int, int]:
+    """A commit takes a buffered row while its task completes (``when``: just before or just after
+    the commit pops the row); return the journal, its path, the task id and the completion's receipt."""
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    task_id = journal.next_id()
+    journal.record_submit((task_id, "op", KEY, "{}", None, True, None))
+    receipts: list[int] = []
+    committer = threading.Thread(target=journal.flush)
+    racing = _RacingRows(journal._inserts, committer)
+    journal._inserts = racing
+    racing.race[when] = lambda: receipts.append(journal.record_done(task_id, prompt=True))
+    committer.start()
+    committer.join(10)
+    assert not racing.race  # the race was run
+    return journal, db, task_id, receipts[0]
+
+
+def test_a_completion_that_wins_the_race_for_its_buffered_row_is_never_written(tmp_path: Path) -> None:
+    journal, db, task_id, receipt = _race(tmp_path, "before")
+    assert receipt == 0  # nothing to wait for
+    assert rows(db) == {} and records(db) == []  # the row was not written, so no record is needed
+    assert task_id not in journal._stamps
+    journal.close()
+
+
+def test_a_completion_that_loses_the_race_for_its_row_is_recorded_in_the_log(tmp_path: Path) -> None:
+    journal, db, task_id, receipt = _race(tmp_path, "after")
+    assert receipt == 0  # it found the row's stamp, set before the pop: the done log has it, durable at once
+    assert list(rows(db)) == [task_id] and records(db) == [(task_id, rows(db)[task_id])]
+    assert reopened_after_kill(db) == []  # a crash now would not run it again
+    journal.flush()
+    assert rows(db) == {} and records(db) == []
+    journal.close()
+
+
+def test_a_completion_just_before_the_log_is_sealed_has_its_deletion_in_that_commit(tmp_path: Path) -> None:
+    # The commit seals the log before it takes the buffered changes: a record in the sealed file
+    # (emptied once the commit is through) always has its deletion in that commit.
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    first, task_id = committed_tasks(journal, 2)
+    done(journal, first)  # the done log exists from here on
+    log = journal._done_log
+    assert log is not None
+    seal = log.seal
+
+    def seal_after_a_completion() -> Any:
+        log.seal = seal  # type: ignore[method-assign]  # once
+        assert journal.record_done(task_id, prompt=True) == 0  # a record in the file about to be sealed
+        return seal()
+
+    log.seal = seal_after_a_completion  # type: ignore[method-assign]
+    journal.flush()
+    assert rows(db) == {} and records(db) == []  # deleted in the commit that emptied its record
+    journal.close()
+
+
+def test_a_commit_right_after_a_record_is_written_already_holds_its_deletion(tmp_path: Path) -> None:
+    # A completion buffers its deletion before it writes the record: a commit that seals and
+    # empties the record's file at that very moment deletes the row too.
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    first, second = committed_tasks(journal, 2)
+    done(journal, first)  # the done log exists from here on
+    log = journal._done_log
+    assert log is not None
+    append = log.append
+
+    def append_then_commit(task_id: int, created_at: float) -> bool:
+        log.append = append  # type: ignore[method-assign]  # once
+        written = append(task_id, created_at)
+        journal.flush()
+        return written
+
+    log.append = append_then_commit  # type: ignore[method-assign]
+    assert journal.record_done(second, prompt=True) == 0
+    assert reopened_after_kill(db) == []  # a crash now would not run it again
+    journal.close()
+
+
+def reopened_after_kill(db: Path) -> list[int]:
+    """The pending ids a journal opened now would see, had this process died (its logs folded as orphans)."""
+    copy = db.with_name("copy-" + db.name)
+    source = sqlite3.connect(db)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    for log in logs(db):
+        copy.with_name(copy.name + log.name[len(db.name):]).write_bytes(log.read_bytes())
+    journal = Journal(copy)
+    try:
+        return [task.id for task in journal.pending()]
+    finally:
+        journal.close()
+
+
+def test_submissions_and_completions_racing_group_commits_keep_the_promise_across_a_kill(tmp_path: Path) -> None:
+    # Four threads submit and complete rows while the writer thread commits every millisecond;
+    # the process then dies. A completion that returned must never come back, and a submission
+    # flushed and not completed must never be lost, whatever the interleaving.
+    db, done_out, kept_out = tmp_path / "j.sqlite3", tmp_path / "done.txt", tmp_path / "kept.txt"
+    script = """
+        import os, signal, sys, threading
+        from jirabucket.queue import Journal
+        journal = Journal(sys.argv[1], commit_interval=0.001)
+        done_out = open(sys.argv[2], "a", buffering=1)
+        kept_out = open(sys.argv[3], "a", buffering=1)
+        start = threading.Barrier(4)
+        def work():
+            start.wait()
+            for _ in range(300):
+                ids = [journal.next_id() for _ in range(6)]
+                for task_id in ids:
+                    journal.record_submit((task_id, "op", "k", {"n": task_id}, None, True, None))
+                for task_id in ids[:4]:
+                    journal.wait_committed(journal.record_done(task_id, prompt=True))
+                    done_out.write(f"{task_id}\\n")
+                journal.flush()
+                kept_out.write(f"{ids[4]}\\n{ids[5]}\\n")
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        threading.Event().wait(float(sys.argv[4]))  # then die mid-work (or after it, on a slow machine)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(db), str(done_out), str(kept_out),
+                             "0.4"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    finished = {int(n) for n in done_out.read_text().split()}
+    kept = {int(n) for n in kept_out.read_text().split()}
+    assert finished and kept
+    journal = Journal(db)
+    pending = {task.id for task in journal.pending()}
+    journal.close()
+    assert not pending & finished  # none finished comes back
+    assert kept <= pending  # none flushed is lost
