@@ -119,9 +119,10 @@ class _LogFile:
         """Zero the records written so far and start again at the beginning."""
         mapped = self.mapped
         if mapped is not None:
-            # Two calls: a late record that lands between them stays behind the start
-            # (stale, see the module docstring) until a later record overwrites it.
-            mapped[:mapped.tell()] = bytes(mapped.tell())
+            # A late record (see the module docstring) may land at any point in between: past
+            # ``end`` it stays behind the new start, stale and harmless, until overwritten.
+            end = mapped.tell()
+            mapped[:end] = bytes(end)
             mapped.seek(0)
         self.dirty = False
 
