@@ -382,15 +382,20 @@ def test_a_completion_that_loses_the_race_for_its_row_is_recorded_in_the_log(tmp
     journal.close()
 
 
+def with_a_done_log(tmp_path: Path) -> tuple[Journal, Path, DoneLog, int]:
+    """A journal (no timed commits) whose done log exists, and the id of a committed task not done yet."""
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    first, second = committed_tasks(journal, 2)
+    done(journal, first)  # makes the done log
+    assert journal._done_log is not None
+    return journal, db, journal._done_log, second
+
+
 def test_a_completion_just_before_the_log_is_sealed_has_its_deletion_in_that_commit(tmp_path: Path) -> None:
     # The commit seals the log before it takes the buffered changes: a record in the sealed file
     # (emptied once the commit is through) always has its deletion in that commit.
-    db = tmp_path / "j.sqlite3"
-    journal = Journal(db, commit_interval=3600.0)
-    first, task_id = committed_tasks(journal, 2)
-    done(journal, first)  # the done log exists from here on
-    log = journal._done_log
-    assert log is not None
+    journal, db, log, task_id = with_a_done_log(tmp_path)
     seal = log.seal
 
     def seal_after_a_completion() -> Any:
@@ -407,12 +412,7 @@ def test_a_completion_just_before_the_log_is_sealed_has_its_deletion_in_that_com
 def test_a_commit_right_after_a_record_is_written_already_holds_its_deletion(tmp_path: Path) -> None:
     # A completion buffers its deletion before it writes the record: a commit that seals and
     # empties the record's file at that very moment deletes the row too.
-    db = tmp_path / "j.sqlite3"
-    journal = Journal(db, commit_interval=3600.0)
-    first, second = committed_tasks(journal, 2)
-    done(journal, first)  # the done log exists from here on
-    log = journal._done_log
-    assert log is not None
+    journal, db, log, second = with_a_done_log(tmp_path)
     append = log.append
 
     def append_then_commit(task_id: int, created_at: float) -> bool:
