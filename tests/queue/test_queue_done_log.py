@@ -486,3 +486,43 @@ def test_submissions_and_completions_racing_group_commits_keep_the_promise_acros
     journal.close()
     assert not pending & finished  # none finished comes back
     assert kept <= pending  # none flushed is lost
+
+
+class _DeletesFailOnce:
+    """The journal's connection, failing its first multi-row DELETE of tasks (after the batch's INSERT)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.failed = False
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if not self.failed and sql.startswith("DELETE FROM tasks WHERE id IN"):
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_a_commit_that_fails_midway_leaves_nothing_of_its_batch_and_keeps_all_of_it(tmp_path: Path) -> None:
+    # Its INSERT of a new row went through, then a DELETE failed. Had the INSERT stayed on disk,
+    # the row, put back into the buffer as unwritten, would never be deleted once its task ended:
+    # a later resume() would run a finished task again.
+    db = tmp_path / "j.sqlite3"
+    journal = Journal(db, commit_interval=3600.0)
+    first, kept = committed_tasks(journal, 2)
+    journal.record_done(first, prompt=True)  # a deletion for the next commit
+    late = journal.next_id()
+    journal.record_submit((late, "op", KEY, "{}", None, True, None))
+    failing = _DeletesFailOnce(journal._conn)
+    journal._conn = failing  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError):
+        journal.flush()
+    assert failing.failed and list(rows(db)) == [first, kept]  # rolled back: the deletion, the new row
+    done(journal, late)
+    assert late not in reopened_after_kill(db)  # a crash now would not run it again
+    journal.flush()
+    assert list(rows(db)) == [kept]
+    journal.close()
+    assert reopened(db) == ([kept], [])

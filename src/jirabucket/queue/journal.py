@@ -483,32 +483,34 @@ class Journal:
                 updates = [row for row in updates if row[1] not in both]
                 removed = [task_id for task_id in removed if task_id not in both]
         conn = self._conn
-        # Few statements per commit, each over many rows: every statement releases and takes
-        # back the GIL, and taking it back can wait for a busy thread's switch interval.
-        # Each statement below is its own (atomic) transaction; their order keeps the state
-        # right at every point in between: a row is inserted before it is updated or removed.
-        for start in range(0, len(inserts), _INSERT_ROWS):
-            chunk = inserts[start:start + _INSERT_ROWS]
-            params: list[Any] = []
-            for row in chunk:
-                if type(row[3]) is not str:  # a flat dict from encode_args: encoded only now
-                    row = (*row[:3], json.dumps(row[3]), *row[4:])  # noqa: PLW2901
-                params.extend(row)
-            conn.execute(_insert_sql(len(chunk)), params)
-        if updates or deaths:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+        # One transaction: a commit that fails leaves nothing of its batch on disk, so the
+        # batch can go back into the buffer as it was (a row written by a failed commit and
+        # then put back as unwritten would never be deleted: its task would run again).
+        # Few statements, each over many rows: every statement releases and takes back the
+        # GIL, and taking it back can wait for a busy thread's switch interval.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for start in range(0, len(inserts), _INSERT_ROWS):
+                chunk = inserts[start:start + _INSERT_ROWS]
+                params: list[Any] = []
+                for row in chunk:
+                    if type(row[3]) is not str:  # a flat dict from encode_args: encoded only now
+                        row = (*row[:3], json.dumps(row[3]), *row[4:])  # noqa: PLW2901
+                    params.extend(row)
+                conn.execute(_insert_sql(len(chunk)), params)
+            if updates:
                 conn.executemany("UPDATE tasks SET attempts = ? WHERE id = ?", updates)
-                for attempts, error, failed_at, task_id in deaths:
-                    self._bury(attempts, error, failed_at, task_id)  # a dead letter and its row's removal
+            for attempts, error, failed_at, task_id in deaths:
+                self._bury(attempts, error, failed_at, task_id)  # a dead letter and its row's removal
+            if deaths:
                 conn.executemany("DELETE FROM tasks WHERE id = ?", [(row[-1],) for row in deaths])
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        for start in range(0, len(removed), _DELETE_IDS):
-            chunk = removed[start:start + _DELETE_IDS]
-            conn.execute(_delete_sql(len(chunk)), chunk)
+            for start in range(0, len(removed), _DELETE_IDS):
+                chunk = removed[start:start + _DELETE_IDS]
+                conn.execute(_delete_sql(len(chunk)), chunk)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         return list(both)
 
     def _bury(self, attempts: int, error: str, failed_at: float, task_id: int) -> None:
