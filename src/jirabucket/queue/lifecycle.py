@@ -30,7 +30,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import TypeVar
 
-__all__ = ["WAIT_SLICE", "InterruptibleFuture", "join", "track", "untrack"]
+__all__ = ["WAIT_SLICE", "InterruptibleFuture", "deadline_after", "join", "next_slice", "track", "untrack"]
 
 T = TypeVar("T")
 
@@ -122,9 +122,9 @@ class InterruptibleFuture(Future[T]):
 
     def _settle(self, timeout: float | None) -> None:
         """Wait until done or until ``timeout`` passed (then ``super()``'s zero wait says which)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         while not self.done():
-            left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+            left = next_slice(deadline)
             if left <= 0:
                 return
             with contextlib.suppress(TimeoutError, CancelledError):  # not yet, or cancelled: the loop decides
@@ -137,10 +137,24 @@ def join(thread: threading.Thread, timeout: float | None = None) -> bool:
     Returns:
         Whether the thread has ended.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     while thread.is_alive():
-        left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+        left = next_slice(deadline)
         if left <= 0:
             break
         thread.join(left)
     return not thread.is_alive()
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """Return the ``time.monotonic()`` a wait of ``timeout`` seconds ends at (``None``: never)."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def next_slice(deadline: float | None) -> float:
+    """Return how long the next slice of a wait that ends at ``deadline`` may block (<= 0: it is over).
+
+    Args:
+        deadline: From :func:`deadline_after`.
+    """
+    return WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())

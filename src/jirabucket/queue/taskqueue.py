@@ -46,7 +46,6 @@ from jirabucket.queue.events import (
 )
 from jirabucket.queue.exceptions import QueueClosed, QueueFull, UnknownOperation
 from jirabucket.queue.journal import DeadLetter, Journal, StoredTask, encode_args
-from jirabucket.queue.lifecycle import WAIT_SLICE
 from jirabucket.queue.limits import KeyLimit
 from jirabucket.queue.policy import Decision, Outcome, RetryPolicy
 from jirabucket.queue.scheduler import Scheduler
@@ -264,15 +263,15 @@ class TaskQueue:
         if self._when_full == "raise" or self._submit_timeout == 0:
             raise QueueFull(f"the queue holds {self._max_pending} pending tasks")
         limit = self._submit_timeout
-        deadline = None if limit is None else time.monotonic() + limit
+        deadline = lifecycle.deadline_after(limit)
         self._full_waiters += 1
         try:
             while self._scheduler.pending >= self._max_pending and not self._closed:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                left = lifecycle.next_slice(deadline)
+                if left <= 0:
                     raise QueueFull(f"the queue stayed full ({self._max_pending} pending tasks)"
                                     f" for {limit} s")
-                self._not_full.wait(WAIT_SLICE if remaining is None else min(remaining, WAIT_SLICE))
+                self._not_full.wait(left)
         finally:
             self._full_waiters -= 1
         if self._closed:
@@ -653,15 +652,15 @@ class TaskQueue:
         Returns:
             ``True`` if the queue drained, ``False`` on timeout.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = lifecycle.deadline_after(timeout)
         with self._lock:
             self._idle_waiters += 1
             try:
                 while self._scheduler.pending:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
+                    left = lifecycle.next_slice(deadline)
+                    if left <= 0:
                         return False
-                    self._idle.wait(WAIT_SLICE if remaining is None else min(remaining, WAIT_SLICE))
+                    self._idle.wait(left)
             finally:
                 self._idle_waiters -= 1
         return True
